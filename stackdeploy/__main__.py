@@ -1,0 +1,5 @@
+"""Allows ``python -m stackdeploy``."""
+
+from stackdeploy.cli import main
+
+main()

@@ -1,0 +1,90 @@
+"""Command-line entry point: a click group whose subcommands load lazily.
+
+Each subcommand lives in its own module (``stackdeploy.cli.<module>``) and is imported only
+when it is invoked, so ``stack-deploy --help`` and ``--version`` never import boto3, the
+schemas or the SQL parser. Errors are turned into one line and an exit code here, in one
+place; ``--debug`` (or ``STACK_DEPLOY_DEBUG=1``) shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from typing import Any
+
+import click
+
+from stackdeploy import __version__
+from stackdeploy.errors import StackDeployError
+
+# name -> (module, attribute, one-line help shown by ``--help`` without importing the module)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "build": ("stackdeploy.cli.stack", "build", "Create or update the stack's resources."),
+    "test": ("stackdeploy.cli.stack", "test", "Check every resource exists in its desired state."),
+    "teardown": ("stackdeploy.cli.stack", "teardown", "Delete the stack's resources."),
+    "plan": ("stackdeploy.cli.stack", "plan", "Show what build would change."),
+    "query": ("stackdeploy.cli.query", "query", "Run awscc SQL against Cloud Control."),
+    "describe": ("stackdeploy.cli.describe", "describe", "Describe a resource type's schema."),
+    "sandbox": (
+        "stackdeploy.cli.sandbox",
+        "sandbox",
+        "Run and manage the local Cloud Control sandbox.",
+    ),
+}
+
+
+def _debug_requested() -> bool:
+    return os.environ.get("STACK_DEPLOY_DEBUG", "") not in ("", "0") or "--debug" in sys.argv
+
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that subcommand runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in COMMANDS if self._available(name))
+
+    def _available(self, name: str) -> bool:
+        module = COMMANDS[name][0]
+        return importlib.util.find_spec(module) is not None
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None or not self._available(cmd_name):
+            return None
+        module_name, attr, _ = entry
+        return getattr(importlib.import_module(module_name), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Help text comes from the table above, so listing commands imports nothing.
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StackDeployError as exc:
+            if _debug_requested():
+                raise
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="stack-deploy")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+def main(debug: bool) -> None:
+    """Deploy stacks of AWS resources through the AWS Cloud Control API.
+
+    A stack is a folder holding stackql_manifest.yml and optional resources/<name>.iql
+    query files. Use --sandbox on any command to run against the embedded local Cloud
+    Control emulator instead of AWS.
+    """
+    if debug:
+        os.environ["STACK_DEPLOY_DEBUG"] = "1"
