@@ -1,0 +1,45 @@
+"""Settings of the Cloud Control client (re-exported as ``stackdeploy.cloud.client.CloudConfig``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CloudConfig:
+    """Where to send requests and how patiently.
+
+    ``region``/``profile`` follow the standard AWS configuration when left ``None``
+    (``AWS_REGION``, ``AWS_PROFILE``, ``~/.aws/config``). ``endpoint_url`` points every client
+    (Cloud Control and the tagging API) at another server, such as the sandbox; boto3 also
+    honours ``AWS_ENDPOINT_URL_CLOUDCONTROL`` / ``AWS_ENDPOINT_URL`` by itself. ``sandbox``
+    means "the endpoint is the embedded sandbox": fake credentials, never the real ones.
+    """
+
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    sandbox: bool = False
+    role_arn: str | None = None
+    # Rate limit for every API call, polls included, shared by all threads.
+    max_rps: float = 20.0
+    burst: int = 10
+    # Poll schedule: first poll after poll_initial seconds, growing by poll_factor to poll_max.
+    poll_initial: float = 0.2
+    poll_factor: float = 1.5
+    poll_max: float = 5.0
+    # Time-out per request: timeout_minutes (when set) overrides what callers pass (the
+    # schema's handler timeoutInMinutes); default_timeout_minutes applies when neither is set.
+    timeout_minutes: float | None = None
+    default_timeout_minutes: float = 60.0
+    # Async failures worth retrying (Throttling, NetworkFailure, ...) are resubmitted with a new
+    # ClientToken at most max_resubmits times.
+    max_resubmits: int = 3
+    # Synchronous throttling / transient errors: at most max_retries retries, exponential
+    # back-off from retry_base seconds capped at retry_max, with jitter.
+    max_retries: int = 6
+    retry_base: float = 0.5
+    retry_max: float = 20.0
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+    max_pool_connections: int = 50
