@@ -196,6 +196,10 @@ class ResourceSchema:
         it) every operation is assumed supported."""
         if not self.handlers:
             return True
+        if "handlers" not in self.raw:
+            # The handlers.json supplement is partial (often only "list"): it never says an
+            # operation is unsupported, so an operation it does not list is assumed supported.
+            return True
         return operation in self.handlers
 
     @cached_property
