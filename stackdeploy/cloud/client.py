@@ -173,7 +173,7 @@ class CloudControl:
         self.sleep = sleep
         self.on_event = on_event
         self._rng = rng or random.Random()
-        self._pool = ClientPool(self.config)
+        self.pool = ClientPool(self.config)
         self.limiter = RateLimiter(self.config.max_rps, self.config.burst, clock=clock, sleep=sleep)
         self.poll_policy = PollPolicy(
             self.config.poll_initial, self.config.poll_factor, self.config.poll_max
@@ -183,10 +183,10 @@ class CloudControl:
 
     def open(self) -> None:
         """Resolve credentials and region now (raises StackDeployError when there are none)."""
-        self._pool.open()
+        self.pool.open()
 
     def close(self) -> None:
-        self._pool.close()
+        self.pool.close()
 
     def __enter__(self) -> CloudControl:
         return self
@@ -196,10 +196,10 @@ class CloudControl:
 
     @property
     def default_region(self) -> str:
-        return self._pool.default_region()
+        return self.pool.default_region()
 
     def _region(self, region: str | None) -> str:
-        return region or self._pool.default_region()
+        return region or self.pool.default_region()
 
     # -- the single call path ----------------------------------------------------------------
 
@@ -214,7 +214,7 @@ class CloudControl:
             ReadTimeoutError,
         )
 
-        client = self._pool.client(service, region)
+        client = self.pool.client(service, region)
         method = getattr(client, operation)
         if self.config.role_arn and service == "cloudcontrol" and operation in _ROLE_OPS:
             params.setdefault("RoleArn", self.config.role_arn)

@@ -103,11 +103,18 @@ class ClientPool:
         # Caller holds the lock.
         if self._session is None:
             self._session = self._build_session()
-            region = self.config.region or self._session.region_name
+            # botocore reads AWS_DEFAULT_REGION and the profile; AWS_REGION (what the AWS CLI
+            # v2 and the other SDKs honour first) it does not, so look at it here.
+            region = self.config.region or os.environ.get("AWS_REGION") or self._session.region_name
             if not region and self.local:
                 region = LOCAL_DEFAULT_REGION
             self._default_region = region
         return self._session
+
+    def session(self) -> Any:
+        """The boto3 session (built on first use)."""
+        with self._lock:
+            return self._ensure_session()
 
     def open(self) -> None:
         """Resolve session, credentials and region now, so configuration errors come early."""
@@ -141,7 +148,7 @@ class ClientPool:
             session = self._ensure_session()
             botocore_config = Config(
                 # Retries are ours (rate limit, back-off, resubmission): botocore makes one try.
-                retries={"max_attempts": 1, "mode": "standard"},
+                retries={"total_max_attempts": 1, "mode": "standard"},
                 connect_timeout=self.config.connect_timeout,
                 read_timeout=self.config.read_timeout,
                 max_pool_connections=self.config.max_pool_connections,
