@@ -102,7 +102,7 @@ def display_path(path: Sequence[str | int]) -> str:
     return out
 
 
-def _pointer_tokens(pointer: str) -> Path:
+def pointer_tokens(pointer: str) -> Path:
     """Inverse of format_path, turning digit tokens into ints."""
     tokens: list[str | int] = []
     for raw in pointer.split("/")[1:]:
@@ -113,7 +113,7 @@ def _pointer_tokens(pointer: str) -> Path:
 
 def display_pointer(pointer: str) -> str:
     """``/VersioningConfiguration/Status`` -> ``VersioningConfiguration.Status``."""
-    return display_path(_pointer_tokens(pointer))
+    return display_path(pointer_tokens(pointer))
 
 
 class _Differ:
@@ -385,7 +385,7 @@ class _Differ:
         for pointer in self.write_only:
             if any(pointer == c or pointer.startswith(c + "/") for c in covered):
                 continue
-            tokens = _pointer_tokens(pointer)
+            tokens = pointer_tokens(pointer)
             parent: Any = live
             for token in tokens[:-1]:
                 if isinstance(parent, Mapping) and isinstance(token, str):

@@ -1,0 +1,207 @@
+"""Human-readable plans and drift reports (Terraform-like text).
+
+``render_plan_text`` shows one header line per resource with a symbol (``+`` create, ``~``
+update, ``-/+`` replace, ``-`` delete, ``=`` unchanged, ``.`` skipped), the property-level
+diff under it (``~ VersioningConfiguration.Status: "Enabled" → "Suspended"``), the
+create-only properties that force a replacement, a note for write-only properties that could
+not be compared, and a summary line. ``render_drift_text`` is the ``test`` report: property by
+property, live against desired. Both mask secrets first; colour only when asked (a terminal).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from stackdeploy.plan.diff import Change, display_pointer
+from stackdeploy.plan.model import Plan, ResourcePlan
+from stackdeploy.report.mask import Masker
+
+SYMBOLS = {
+    "create": "+",
+    "update": "~",
+    "replace": "-/+",
+    "delete": "-",
+    "noop": "=",
+    "skip": ".",
+}
+COLOURS = {
+    "create": "green",
+    "update": "yellow",
+    "replace": "magenta",
+    "delete": "red",
+    "noop": None,
+    "skip": None,
+}
+VERBS = {
+    "create": "will be created",
+    "update": "will be updated in place",
+    "replace": "must be replaced (deleted, then created again)",
+    "delete": "will be deleted",
+    "noop": "unchanged",
+    "skip": "skipped",
+}
+_OP_SYMBOL = {"add": "+", "replace": "~", "remove": "-"}
+_OP_COLOUR = {"add": "green", "replace": "yellow", "remove": "red"}
+INDENT = "      "
+_IMPLIED_REASONS = {("create", "absent"), ("replace", "create-only property changed")}
+
+
+def format_json(value: Any) -> str:
+    """A value on one line: JSON, strings double-quoted, non-ASCII kept."""
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def write_only_note(pointer: str) -> str:
+    return (
+        f"{display_pointer(pointer)} is write-only: it cannot be read back, so drift is not checked"
+    )
+
+
+class _Styler:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def __call__(self, text: str, fg: str | None = None, **kwargs: Any) -> str:
+        # Only truthy attributes: click.style(bold=False) would emit a "normal" code.
+        attrs = {k: v for k, v in kwargs.items() if v}
+        if not self.color or (fg is None and not attrs):
+            return text
+        return click.style(text, fg=fg, **attrs)
+
+
+def _change_lines(change: Change, style: _Styler, indent: str) -> list[str]:
+    symbol = _OP_SYMBOL.get(change.op, "~")
+    colour = _OP_COLOUR.get(change.op)
+    where = display_pointer(change.path)
+    if change.details:
+        # An array or tag set sent whole: show what changed inside it.
+        lines = [style(f"{indent}{symbol} {where}:", colour)]
+        for detail in change.details:
+            lines.extend(_change_lines(detail, style, indent + "    "))
+        return lines
+    if change.op == "add":
+        body = format_json(change.after)
+    elif change.op == "remove":
+        body = format_json(change.before)
+    else:
+        body = f"{format_json(change.before)} → {format_json(change.after)}"
+    return [style(f"{indent}{symbol} {where}: ", colour) + body]
+
+
+def _header(resource: ResourcePlan, style: _Styler) -> str:
+    symbol = SYMBOLS[resource.action].rjust(3)
+    ident = f" {resource.identifier}" if resource.identifier else ""
+    head = f"{symbol} {resource.name} ({resource.type}){ident} {VERBS[resource.action]}"
+    # Reasons that only restate the verb are left out; the others add information.
+    if resource.reason and (resource.action, resource.reason) not in _IMPLIED_REASONS:
+        head += f"  # {resource.reason}"
+    return style(head, COLOURS[resource.action], bold=resource.changed)
+
+
+def _resource_lines(resource: ResourcePlan, style: _Styler) -> list[str]:
+    lines = [_header(resource, style)]
+    if resource.action == "create" and resource.desired:
+        for key, value in resource.desired.items():
+            lines.append(style(f"{INDENT}+ {key}: ", "green") + format_json(value))
+    if resource.action in ("update", "replace"):
+        for change in resource.changes:
+            lines.extend(_change_lines(change, style, INDENT))
+    for reason in resource.replace_reasons:
+        lines.append(style(f"{INDENT}! {reason}", "magenta"))
+    if resource.action in ("update", "replace", "noop"):
+        for pointer in resource.write_only_unverifiable:
+            lines.append(style(f"{INDENT}# {write_only_note(pointer)}", None, dim=True))
+    for note in resource.notes:
+        lines.append(style(f"{INDENT}# {note}", None, dim=True))
+    return lines
+
+
+def summary_line(plan: Plan) -> str:
+    s = plan.summary
+    line = (
+        f"Plan: {s['create']} to create, {s['update']} to update, {s['replace']} to replace, "
+        f"{s['delete']} to delete, {s['noop']} unchanged."
+    )
+    skipped = sum(1 for r in plan.resources if r.action == "skip")
+    if skipped:
+        line = line[:-1] + f", {skipped} skipped."
+    return line
+
+
+def render_plan_text(plan: Plan, *, color: bool = False, masker: Masker | None = None) -> str:
+    """The plan as text (ends with a newline). Secrets are masked with ``masker`` (default:
+    write-only paths from the bundled schemas; no protected values)."""
+    masker = masker or Masker()
+    safe = masker.plan(plan)
+    style = _Styler(color)
+    lines = [f"Stack {safe.stack_name} ({safe.env}):", ""]
+    for resource in safe.resources:
+        lines.extend(_resource_lines(resource, style))
+    if safe.resources:
+        lines.append("")
+    lines.append(style(summary_line(safe), None, bold=True))
+    return masker.text("\n".join(lines)) + "\n"
+
+
+def _drift_lines(resource: ResourcePlan, style: _Styler) -> tuple[bool, list[str]]:
+    """(drifted, lines) for one resource of a ``test`` run."""
+    name = f"{resource.name} ({resource.type})"
+    ident = f" {resource.identifier}" if resource.identifier else ""
+    if resource.action == "skip":
+        why = f": {resource.reason}" if resource.reason else ""
+        return False, [style(f"skip  {name} skipped{why}", None, dim=True)]
+    if resource.action in ("noop", "delete"):
+        lines = [style(f"ok    {name}{ident} is in its desired state", "green")]
+        lines.extend(
+            style(f"{INDENT}# {write_only_note(p)}", None, dim=True)
+            for p in resource.write_only_unverifiable
+        )
+        return False, lines
+    if resource.action == "create":
+        return True, [style(f"DRIFT {name} does not exist", "red", bold=True)]
+    lines = [style(f"DRIFT {name}{ident} is not in its desired state", "red", bold=True)]
+    for change in resource.changes:
+        lines.extend(_drift_change_lines(change, style, INDENT))
+    if not resource.changes and resource.reason:
+        lines.append(f"{INDENT}{resource.reason}")
+    for reason in resource.replace_reasons:
+        lines.append(f"{INDENT}! {reason}")
+    return True, lines
+
+
+def _drift_change_lines(change: Change, style: _Styler, indent: str) -> list[str]:
+    where = display_pointer(change.path)
+    if change.details:
+        lines = [f"{indent}{where}:"]
+        for detail in change.details:
+            lines.extend(_drift_change_lines(detail, style, indent + "    "))
+        return lines
+    live = "absent" if change.op == "add" else format_json(change.before)
+    desired = "absent" if change.op == "remove" else format_json(change.after)
+    return [f"{indent}{style(where, 'yellow')}: live {live}, desired {desired}"]
+
+
+def render_drift_text(plan: Plan, *, color: bool = False, masker: Masker | None = None) -> str:
+    """The ``test`` report: each resource in its desired state or its drift, property by
+    property (live value, desired value), then a one-line verdict."""
+    masker = masker or Masker()
+    safe = masker.plan(plan)
+    style = _Styler(color)
+    lines = [f"Stack {safe.stack_name} ({safe.env}):", ""]
+    drifted = 0
+    checked = 0
+    for resource in safe.resources:
+        is_drift, resource_lines = _drift_lines(resource, style)
+        lines.extend(resource_lines)
+        drifted += is_drift
+        checked += resource.action != "skip"
+    lines.append("")
+    if drifted:
+        verdict = f"Drift: {drifted} of {checked} resources not in their desired state."
+        lines.append(style(verdict, "red", bold=True))
+    else:
+        lines.append(style(f"No drift: {checked} resources in their desired state.", "green"))
+    return masker.text("\n".join(lines)) + "\n"
