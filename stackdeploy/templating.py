@@ -737,7 +737,8 @@ def evaluate_condition(
     env = _environment()
     try:
         compiled = env.compile_expression(stripped, undefined_to_none=False)
-        result = compiled(**ctx)
+        # An unsafe or missing attribute comes back as an Undefined: make it fail here.
+        result = _check_defined(compiled(**ctx))
     except (UndefinedError, TemplateSyntaxError) as exc:
         if rendered:
             fallback = _stackql_condition(stripped)

@@ -88,8 +88,7 @@ class QueryFile:
 
     def get(self, name: str) -> Anchor | None:
         """The anchor called ``name`` (aliases accepted: ``preflight`` -> ``exists``)."""
-        key = name.strip().lower()
-        return self.anchors.get(ANCHOR_ALIASES.get(key, key))
+        return self.anchors.get(_canonical_name(name))
 
     def has(self, name: str) -> bool:
         """Whether the file defines the anchor (aliases accepted)."""
@@ -223,18 +222,26 @@ def parse_query_file(text: str, *, file: str | None) -> QueryFile:
 
 
 def split_statements(sql: str) -> list[str]:
-    """Split SQL text on ``;`` outside quotes and comments; empty statements are dropped.
+    """Split SQL text on ``;`` outside quotes and comments.
 
-    Comments are kept with the statement they precede or follow, quoted text ('...',
-    "...", `...`, [...]) is never split.
+    Quoted text ('...', "...", `...`, [...]) is never split. Comments stay with the
+    statement around them; a piece that holds only comments and blanks is dropped.
     """
     statements: list[str] = []
     start = 0
+    has_code = False
     i = 0
     n = len(sql)
+
+    def flush(end: int) -> None:
+        statement = sql[start:end].strip()
+        if statement and has_code:
+            statements.append(statement)
+
     while i < n:
         ch = sql[i]
         if ch in ("'", '"', "`"):
+            has_code = True
             i += 1
             while i < n:
                 if sql[i] == ch:
@@ -245,6 +252,7 @@ def split_statements(sql: str) -> list[str]:
                     break
                 i += 1
         elif ch == "[":
+            has_code = True
             close = sql.find("]", i + 1)
             i = n - 1 if close < 0 else close
         elif sql.startswith("--", i):
@@ -254,12 +262,11 @@ def split_statements(sql: str) -> list[str]:
             close = sql.find("*/", i + 2)
             i = n - 1 if close < 0 else close + 1
         elif ch == ";":
-            statement = sql[start:i].strip()
-            if statement:
-                statements.append(statement)
+            flush(i)
             start = i + 1
+            has_code = False
+        elif not ch.isspace():
+            has_code = True
         i += 1
-    tail = sql[start:].strip()
-    if tail:
-        statements.append(tail)
+    flush(n)
     return statements
