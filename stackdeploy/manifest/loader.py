@@ -15,6 +15,7 @@ cycle detection) and is still rendered later like any other value.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -202,7 +203,7 @@ def resolve_includes(
     positions: Positions,
     *,
     resources_dir: Path,
-    stack_dir: Path,
+    display_dir: str,
     _chain: tuple[Path, ...] = (),
 ) -> Any:
     """Replace every ``file(...)`` string inside ``value`` (at ``path``) by the file's content.
@@ -217,10 +218,8 @@ def resolve_includes(
             continue
         where_file, where_line = positions.where(path + sub)
         candidate = (resources_dir / target).resolve()
-        try:
-            shown = str(candidate.relative_to(stack_dir.resolve()))
-        except ValueError:
-            shown = str(candidate)
+        # Shown beside the manifest path the user gave (``stacks/x/resources/tags.yml``).
+        shown = os.path.normpath(os.path.join(display_dir, "resources", target))
         if candidate in _chain:
             cycle = " -> ".join(p.name for p in (*_chain, candidate))
             raise ManifestError(
@@ -246,7 +245,7 @@ def resolve_includes(
             (),
             loaded.positions,
             resources_dir=resources_dir,
-            stack_dir=stack_dir,
+            display_dir=display_dir,
             _chain=(*_chain, candidate),
         )
         # Nodes inside the included value answer with the included file's own lines.

@@ -13,6 +13,7 @@ renders empty) happen at render time in :mod:`stackdeploy.manifest.context`, als
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,7 +215,7 @@ class _Builder:
                 path,
                 self.c.positions,
                 resources_dir=self.resources_dir,
-                stack_dir=self.stack_dir,
+                display_dir=os.path.dirname(self.c.positions.default_file),
             )
         except ManifestError as exc:
             self.c.add_exception(exc, path)

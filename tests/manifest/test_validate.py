@@ -1,0 +1,348 @@
+"""Manifest validation: every problem reported as file:line, all at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from stackdeploy.errors import ManifestError, UsageError
+from stackdeploy.manifest import ManifestProblems, Stack
+
+from .conftest import DATA, MakeStack
+
+Load = Callable[..., Stack]
+
+# Every line of this manifest that should be reported is marked with its expected message.
+BROKEN = """\
+name: broken
+providers: [awscc]
+globalz: []
+globals:
+  - name: g1
+    value: one
+  - name: g1
+    value: again
+  - value: nameless
+  - name: novalue
+resources:
+  - name: a
+    type: resorce
+    props:
+      - name: p1
+        value: 1
+        valu: 2
+      - name: p1
+        value: dup
+      - name: both
+        value: 1
+        values: {dev: {value: 2}}
+      - name: neither
+      - name: envs
+        values:
+          prd:
+            value: x
+      - just-a-string
+    exports:
+      - 42
+      - {col: alias, other: x}
+  - name: a
+    sql: SELECT 1
+  - name: nofile
+  - name: missing_file
+    file: nowhere.iql
+  - name: script_without_run
+    type: script
+  - name: run_on_resource
+    file: shared.iql
+    run: echo hi
+  - name: sql_on_resource
+    file: shared.iql
+    sql: SELECT 1
+  - name: bad_decl
+    resource_type: awscc.s3.bucketz
+  - name: deps
+    file: shared.iql
+    depends_on: [deps, ghost]
+    skip_validation: "yes"
+  - name: props_not_list
+    file: shared.iql
+    props: {name: x}
+  - name: rv
+    file: shared.iql
+    return_vals:
+      create: [Identifier]
+      delete: [Identifier]
+"""
+
+EXPECTED = [
+    (3, "warning: unknown key 'globalz' in the manifest (ignored) (hint: did you mean 'globals'?)"),
+    (7, "duplicate global 'g1' (first defined on line 5)"),
+    (9, "a global has no 'name'"),
+    (10, "global 'novalue' has no 'value'"),
+    (12, "resource 'a' has no query file resources/a.iql"),
+    (13, "resource 'a' has unknown type 'resorce' (hint: did you mean 'resource'?)"),
+    (
+        17,
+        "warning: unknown key 'valu' in a prop of resource 'a' (ignored) (hint: did you mean 'value'?)",
+    ),
+    (18, "duplicate prop 'p1' in resource 'a' (first defined on line 15)"),
+    (20, "prop 'both' of resource 'a' has both 'value' and 'values' (hint: keep one)"),
+    (23, "prop 'neither' of resource 'a' has no 'value' or 'values'"),
+    (
+        25,
+        "prop 'envs' of resource 'a' has no value for environment 'dev' (values has 'prd') "
+        "(hint: add 'dev: {value: ...}' under values)",
+    ),
+    (28, "a prop of resource 'a' must be a mapping {name, value}, not a string"),
+    (30, "an export of resource 'a' must be a column name or {column: alias}, not a number"),
+    (31, "an export of resource 'a' must be a column name or {column: alias}, not a mapping"),
+    (32, "duplicate resource name 'a' (first defined on line 12)"),
+    (
+        34,
+        "resource 'nofile' has no query file resources/nofile.iql (hint: create it, give "
+        "'file:', or declare the resource with 'resource_type:' (e.g. awscc.s3.buckets))",
+    ),
+    (36, "query file resources/nowhere.iql of resource 'missing_file' not found"),
+    (37, "script resource 'script_without_run' has no 'run' command"),
+    (
+        41,
+        "'run' is only used by script resources, not by 'resource' resource 'run_on_resource' "
+        "(hint: add 'type: script')",
+    ),
+    (
+        44,
+        "'sql' is only used by query and command resources, not by 'resource' resource "
+        "'sql_on_resource' (hint: put the queries in a file)",
+    ),
+    (
+        46,
+        "unknown resource type 'awscc.s3.bucketz' in region us-east-1 "
+        "(hint: did you mean awscc.s3.buckets",
+    ),
+    (49, "resource 'deps' depends on itself"),
+    (49, "depends_on names unknown resource 'ghost'"),
+    (50, "skip_validation must be true or false, not a string"),
+    (
+        53,
+        "props of resource 'props_not_list' must be a list of {name, value} mappings, "
+        "not a mapping",
+    ),
+    (58, "return_vals key 'delete' must be create or update"),
+]
+
+
+def test_every_error_is_reported_with_its_line(make_stack: MakeStack, load: Load) -> None:
+    stack = make_stack(BROKEN, {"resources/shared.iql": "/*+ create */\nSELECT 1\n"})
+    with pytest.raises(ManifestProblems) as info:
+        load(stack)
+    manifest = str(stack / "stackql_manifest.yml")
+    text = str(info.value)
+    lines = text.splitlines()
+    assert (
+        lines[0]
+        == f"{len([e for e in EXPECTED if 'warning:' not in e[1]])} problems in the manifest:"
+    )
+    errors = [str(p) for p in info.value.problems]
+    for line, message in EXPECTED:
+        if message.startswith("warning:"):
+            continue  # warnings are returned, not raised (see the strict test)
+        wanted = f"{manifest}:{line}: {message}"
+        assert any(e.startswith(wanted) for e in errors), f"missing: {wanted}\n{text}"
+    # Listed top to bottom, one per line, and nothing else.
+    assert [p.line for p in info.value.problems] == sorted(p.line for p in info.value.problems)
+    assert len(errors) == len(lines) - 1
+
+
+def test_strict_turns_warnings_into_errors(make_stack: MakeStack, load: Load) -> None:
+    stack = make_stack(BROKEN, {"resources/shared.iql": "/*+ create */\nSELECT 1\n"})
+    with pytest.raises(ManifestProblems) as info:
+        load(stack, strict=True)
+    manifest = str(stack / "stackql_manifest.yml")
+    errors = [str(p) for p in info.value.problems]
+    assert (
+        f"{manifest}:3: unknown key 'globalz' in the manifest (ignored) (hint: did you mean 'globals'?)"
+        in errors
+    )
+    assert any(e.startswith(f"{manifest}:17: unknown key 'valu'") for e in errors)
+
+
+GOOD = """\
+name: ok
+providers: [awscc]
+resources:
+  - name: r
+    file: r.iql
+    typo_key: 1
+    auth:
+      keyIDenvvar: X
+"""
+
+
+def test_warnings_are_returned(make_stack: MakeStack, load: Load) -> None:
+    stack = make_stack(GOOD, {"resources/r.iql": "/*+ create */\nSELECT 1\n"})
+    loaded = load(stack)
+    manifest = str(stack / "stackql_manifest.yml")
+    assert loaded.warnings == [
+        f"{manifest}:6: warning: unknown key 'typo_key' in resource 'r' (ignored) (hint: did you mean 'type'?)",
+        f"{manifest}:7: warning: 'auth' of resource 'r' is ignored; credentials come from the "
+        "AWS credential chain (--profile, environment)",
+    ]
+
+
+def test_single_error_is_a_located_manifest_error(make_stack: MakeStack, load: Load) -> None:
+    stack = make_stack("name: x\nproviders: [awscc]\nresources:\n  - name: r\n")
+    with pytest.raises(ManifestError) as info:
+        load(stack)
+    assert info.value.file == str(stack / "stackql_manifest.yml")
+    assert info.value.line == 4
+    assert str(info.value).startswith(
+        f"{stack}/stackql_manifest.yml:4: resource 'r' has no query file"
+    )
+
+
+@pytest.mark.parametrize(
+    ("manifest", "message"),
+    [
+        ("providers: [awscc]\nresources: []\n", ":1: the stack has no 'name'"),
+        (
+            "name: x\nresources: []\n",
+            ":1: the stack has no 'providers' (hint: add 'providers: [awscc]')",
+        ),
+        ("name: x\nproviders: []\nresources: []\n", ":2: providers is empty"),
+        (
+            "name: x\nproviders: [azure]\nresources: []\n",
+            ":2: providers ['azure'] do not include awscc",
+        ),
+        ("name: x\nproviders: [awscc]\n", ":1: the stack has no 'resources'"),
+        (
+            "name: x\nproviders: [awscc]\nresources: {a: 1}\n",
+            ":3: resources must be a list, not a mapping",
+        ),
+        ("name: [x]\nproviders: [awscc]\nresources: []\n", ":1: name must be a string, not a list"),
+        ("- a\n- b\n", ":1: the manifest must be a mapping, not a list"),
+        (
+            "name: x\nname: y\nproviders: [awscc]\nresources: []\n",
+            ":2: duplicate key 'name' (line 2); only the last one counts",
+        ),
+        (
+            "name: x\nproviders: [awscc]\nglobals: {a: 1}\nresources: []\n",
+            ":3: globals must be a list, not a mapping",
+        ),
+        (
+            "name: x\nproviders: [awscc]\nglobals:\n  - name: g\n    value: null\nresources: []\n",
+            ":5: global 'g' has an empty value",
+        ),
+        (
+            "name: x\nproviders: [awscc]\nresources:\n  - name: q\n    type: query\n    sql: SELECT 1\n"
+            "    if: ''\n",
+            ":7: resource 'q' has an empty 'if'",
+        ),
+        (
+            "name: x\nproviders: [awscc]\nresources:\n  - name: q\n    type: command\n"
+            "    sql: SELECT 1\n    resource_type: AWS::S3::Bucket\n",
+            ":7: 'resource_type' is not used by 'command' resources",
+        ),
+        (
+            "name: x\nproviders: [awscc]\nglobals:\n  - name: region\n    value: mars-1\n"
+            "resources:\n  - name: b\n    resource_type: AWS::S3::Bucket\n",
+            ":5: unknown region 'mars-1'",
+        ),
+        (
+            "name: x\nproviders: [awscc]\nresources:\n  - name: q\n    type: query\n    sql: SELECT 1\n"
+            "    values: 3\n    props:\n      - name: p\n        values:\n          dev: 3\n",
+            ":11: values.dev of prop 'p' must be a mapping {value: ...}",
+        ),
+    ],
+)
+def test_single_errors(make_stack: MakeStack, load: Load, manifest: str, message: str) -> None:
+    stack = make_stack(manifest)
+    with pytest.raises(ManifestError) as info:
+        load(stack)
+    assert f"stackql_manifest.yml{message}" in str(info.value)
+
+
+def test_providers_aws_is_accepted_with_a_warning(load: Load) -> None:
+    stack = load(DATA / "seed", env_overrides={"AWS_REGION": "us-east-1"})
+    assert stack.manifest.providers == ("aws",)
+    assert len(stack.warnings) == 1
+    assert ":7: warning: provider 'aws' is treated as 'awscc'" in stack.warnings[0]
+    with pytest.raises(ManifestError, match="provider 'aws' is treated as 'awscc'"):
+        load(DATA / "seed", env_overrides={"AWS_REGION": "us-east-1"}, strict=True)
+
+
+def test_version_pins_are_accepted(load: Load) -> None:
+    stack = load(DATA / "includes")
+    assert stack.manifest.providers == ("awscc::v26.03.00379",)
+    assert stack.warnings == []
+
+
+def test_declarative_type_is_resolved_in_the_literal_region(
+    make_stack: MakeStack, load: Load
+) -> None:
+    stack = make_stack(
+        """\
+        name: x
+        providers: [awscc]
+        globals:
+          - name: region
+            value: eu-west-1
+        resources:
+          - name: b
+            resource_type: awscc.s3.buckets
+          - name: q
+            resource_type: aws::sqs::queue
+        """
+    )
+    loaded = load(stack)
+    assert [r.resource_type for r in loaded.resources] == ["AWS::S3::Bucket", "AWS::SQS::Queue"]
+    assert all(r.declarative for r in loaded.resources)
+
+
+def test_unknown_stack_export_warns(make_stack: MakeStack, load: Load) -> None:
+    stack = make_stack(
+        "name: x\nproviders: [awscc]\nresources:\n  - name: q\n    type: query\n"
+        "    sql: SELECT 1 AS a\n    exports: [a]\nexports:\n  - a\n  - q.a\n  - stack_env\n  - bb\n"
+    )
+    loaded = load(stack)
+    assert loaded.warnings == [
+        f"{stack}/stackql_manifest.yml:12: warning: stack export 'bb' is not a global or an "
+        "export of any resource"
+    ]
+
+
+def test_stack_folder_and_env_errors(tmp_path: Path, load: Load) -> None:
+    with pytest.raises(UsageError, match="stack directory .* not found"):
+        load(tmp_path / "nope")
+    with pytest.raises(ManifestError, match="no stackql_manifest.yml in"):
+        load(tmp_path)
+    with pytest.raises(UsageError, match="STACK_ENV"):
+        load(DATA / "basic", env="")
+
+
+def test_model_of_the_basic_stack(load: Load) -> None:
+    stack = load(DATA / "basic", env_overrides={"AWS_REGION": "us-east-1", "NET": "0"})
+    m = stack.manifest
+    assert m.name == "basic-stack" and m.version == 1
+    assert [g.name for g in m.globals] == ["region", "cidr_prefix", "global_tags", "name_tag"]
+    assert m.globals[0].description == "the region of every resource"
+    assert m.exports == ("vpc_id", "bucket_arn", "region")
+    vpc, subnet, bucket, lookup, hello, prd_only = m.resources
+    assert vpc.type == "resource" and vpc.line == 21
+    assert vpc.query_file == DATA / "basic" / "resources" / "vpc.iql"
+    assert [(e.column, e.alias, e.name) for e in vpc.exports] == [
+        ("vpc_id", None, "vpc_id"),
+        ("vpc_cidr_block", "vpc_cidr", "vpc_cidr"),
+    ]
+    assert vpc.props[0].values == {"dev": "{{ cidr_prefix }}.0.0/16", "prd": "10.1.0.0/16"}
+    assert vpc.props[1].merge == ("global_tags",)
+    assert subnet.depends_on == ("vpc",)
+    assert bucket.declarative and bucket.resource_type == "AWS::S3::Bucket"
+    assert not vpc.declarative
+    assert lookup.type == "query" and lookup.sql is not None and lookup.sql_line == 65
+    assert hello.type == "script" and hello.run_line == 70
+    assert prd_only.condition == "stack_env == 'prd'" and prd_only.condition_line == 75
+    # Definitions are hashable (the executor keys graphs by them).
+    assert len({*m.resources}) == 6
+    assert m.resource("bucket") is bucket
