@@ -510,9 +510,19 @@ def _undefined_error(
     # An attribute or key that is missing on a defined value: recover the dotted path from
     # the source line (`vpc.vpc_idd` -> 'vpc.vpc_idd') to name it the way the author wrote it.
     source = _source_line(text, lineno)
+    what = type(obj).__name__
+    if isinstance(name, int):
+        match = re.search(rf"([A-Za-z_][\w.]*)\[\s*{name}\s*\]", source)
+        full = f"{match.group(1)}[{name}]" if match else f"[{name}]"
+        size = f" of {len(obj)}" if isinstance(obj, list | tuple) else ""
+        return TemplateError(
+            f"undefined variable '{full}' (no element {name} in {what}{size})",
+            file=file,
+            line=line,
+        )
+    key = re.escape(str(name))
     match = re.search(
-        rf"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?:\.{re.escape(str(name))}\b|\[['\"]{re.escape(str(name))}['\"]\])",
-        source,
+        rf"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?:\.{key}\b|\[\s*['\"]{key}['\"]\s*\])", source
     )
     full = f"{match.group(1)}.{name}" if match else str(name)
     if isinstance(obj, Mapping):
@@ -520,7 +530,6 @@ def _undefined_error(
         hint = _hint_for(full, [f"{prefix}{k}" for k in obj if isinstance(k, str)])
     else:
         hint = _hint_for(full, _dotted_names(context))
-    what = type(obj).__name__
     return TemplateError(
         f"undefined variable '{full}' ({what} has no attribute or key '{name}')",
         file=file,

@@ -235,7 +235,7 @@ def test_seed_page_queries_parse() -> None:
     text = pages[0].read_text()
     # The page is markdown: each ```sql block holding an anchor is a query file of its own.
     blocks = [block.split("```", 1)[0] for block in text.split("```sql")[1:]]
-    names = []
+    names: list[str] = []
     for block in blocks:
         query = parse_query_file(block, file="clusters.iql")
         names.extend(query.anchors)

@@ -293,7 +293,8 @@ UNDEFINED_CASES = [
     ),
     ("{{ {'K': gone} | json_encode }}", {}, 1, "undefined variable 'gone'", None),
     ("{{ 'x' ~ nope }}", {}, 1, "undefined variable 'nope'", None),
-    ("{{ l[5] }}", {"l": [1]}, 1, "undefined variable", None),
+    ("{{ l[5] }}", {"l": [1]}, 1, "undefined variable 'l[5]' (no element 5 in list of 1)", None),
+    ("{{ a.b[2] }}", {"a": {"b": []}}, 1, "undefined variable 'a.b[2]'", None),
 ]
 
 
