@@ -101,11 +101,21 @@ def _map_value_schema(schema: ResourceSchema, node: Mapping[str, Any], key: str)
     return schema.resolve(fallback) if fallback is not None else None
 
 
-def child_schema(schema: ResourceSchema, node: Mapping[str, Any] | None, key: str) -> Node | None:
-    """The resolved schema of property ``key`` (an exact name) of the object ``node``."""
+def child_schema(
+    schema: ResourceSchema,
+    node: Mapping[str, Any] | None,
+    key: str,
+    props: Mapping[str, Any] | None = None,
+) -> Node | None:
+    """The resolved schema of property ``key`` (an exact name) of the object ``node``.
+
+    ``props`` is ``schema.object_properties(node)`` when the caller already has it (walking
+    an object looks up every key of the same node).
+    """
     if node is None:
         return None
-    props = schema.object_properties(node)
+    if props is None:
+        props = schema.object_properties(node)
     if key in props:
         return schema.resolve(props[key])
     return _map_value_schema(schema, node, key)
@@ -161,7 +171,7 @@ def _normalise(schema: ResourceSchema, node: Node | None, value: Any) -> Any:
             renamed[key] = name if name is not None else key
         for key, sub in value.items():
             new_key = renamed[key]
-            out[new_key] = _normalise(schema, child_schema(schema, node, new_key), sub)
+            out[new_key] = _normalise(schema, child_schema(schema, node, new_key, props), sub)
         return out
     if isinstance(value, list):
         return [_normalise(schema, item_schema(schema, node, i), v) for i, v in enumerate(value)]
@@ -220,7 +230,11 @@ def _coerce(schema: ResourceSchema, node: Node | None, value: Any) -> Any:
         # definition or a dashboard body): send its JSON text.
         return json.dumps(value, separators=(",", ":"))
     if isinstance(value, Mapping):
-        return {k: _coerce(schema, child_schema(schema, node, str(k)), v) for k, v in value.items()}
+        props = schema.object_properties(node)
+        return {
+            k: _coerce(schema, child_schema(schema, node, str(k), props), v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_coerce(schema, item_schema(schema, node, i), v) for i, v in enumerate(value)]
     return value
@@ -297,9 +311,10 @@ def _drop_scalar(schema: ResourceSchema, node: Node | None, value: Any) -> bool:
 def _prune(schema: ResourceSchema, node: Node | None, value: Any) -> Any:
     """The pruned value, or ``_MISSING`` when the whole value should go."""
     if isinstance(value, Mapping):
+        props = schema.object_properties(node) if node is not None else {}
         out: dict[str, Any] = {}
         for key, sub in value.items():
-            sub_node = child_schema(schema, node, str(key))
+            sub_node = child_schema(schema, node, str(key), props)
             if _drop_scalar(schema, sub_node, sub):
                 continue
             pruned = _prune(schema, sub_node, sub)

@@ -193,6 +193,12 @@ def _convert(error: Any, mode: str) -> Iterator[Violation]:
         wanted = " or ".join(repr(n) for n in names)
         yield Violation(format_path(path), f"{_short(error.instance)} is not of type {wanted}")
     elif kind in ("oneOf", "anyOf"):
+        if (
+            mode == "model"
+            and error.context
+            and all(e.validator == "required" for e in error.context)
+        ):
+            return  # every branch fails only on required properties, which "model" ignores
         yield Violation(format_path(path), _combinator_message(error, mode))
     else:
         yield Violation(format_path(path), _shorten_message(error))
