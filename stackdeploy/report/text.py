@@ -200,8 +200,10 @@ def render_drift_text(plan: Plan, *, color: bool = False, masker: Masker | None 
         checked += resource.action != "skip"
     lines.append("")
     if drifted:
-        verdict = f"Drift: {drifted} of {checked} resources not in their desired state."
+        noun = "resource" if checked == 1 else "resources"
+        verdict = f"Drift: {drifted} of {checked} {noun} not in the desired state."
         lines.append(style(verdict, "red", bold=True))
     else:
-        lines.append(style(f"No drift: {checked} resources in their desired state.", "green"))
+        noun = "resource" if checked == 1 else "resources"
+        lines.append(style(f"No drift: {checked} {noun} in the desired state.", "green"))
     return masker.text("\n".join(lines)) + "\n"
