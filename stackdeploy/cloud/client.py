@@ -211,7 +211,11 @@ class CloudControl:
             ConnectionClosedError,
             ConnectTimeoutError,
             EndpointConnectionError,
+            NoCredentialsError,
+            ParamValidationError,
+            PartialCredentialsError,
             ReadTimeoutError,
+            TokenRetrievalError,
         )
 
         client = self.pool.client(service, region)
@@ -248,7 +252,9 @@ class CloudControl:
                 ReadTimeoutError,
                 ConnectionClosedError,
             ) as exc:
-                if attempt < self.config.max_retries:
+                # Fewer tries than for throttling: an unreachable endpoint rarely recovers in
+                # seconds, and the user should not wait half a minute to learn it.
+                if attempt < min(self.config.max_retries, self.config.max_network_retries):
                     self._backoff(attempt)
                     attempt += 1
                     continue
@@ -257,8 +263,15 @@ class CloudControl:
                     error_code="NetworkFailure",
                     hint="check the network, --endpoint-url, or that the sandbox is running",
                 ) from exc
-            except BotoCoreError as exc:
+            except (NoCredentialsError, PartialCredentialsError, TokenRetrievalError) as exc:
                 raise CloudControlError(f"{what}: {exc}", hint=_CREDENTIALS_HINT) from exc
+            except ParamValidationError as exc:
+                # A bug on our side or a value botocore rejects before sending: say which.
+                raise CloudControlError(
+                    f"{what}: invalid request: {exc}", error_code="InvalidRequest"
+                ) from exc
+            except BotoCoreError as exc:
+                raise CloudControlError(f"{what}: {exc}") from exc
 
     def _backoff(self, attempt: int) -> None:
         self.sleep(

@@ -40,6 +40,8 @@ class CloudConfig:
     max_retries: int = 6
     retry_base: float = 0.5
     retry_max: float = 20.0
+    # Connection failures and network time-outs: at most this many retries.
+    max_network_retries: int = 3
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     max_pool_connections: int = 50

@@ -407,7 +407,7 @@ def test_unreachable_endpoint_is_a_clear_error(clock: FakeClock) -> None:
         cloud.get_resource(BUCKET, "b")
     assert info.value.error_code == "NetworkFailure"
     assert "sandbox is running" in str(info.value)
-    assert len(clock.sleeps) == cloud.config.max_retries
+    assert len(clock.sleeps) == cloud.config.max_network_retries
 
 
 # -- open_cloud with the embedded sandbox ----------------------------------------------------
@@ -422,4 +422,19 @@ def test_open_cloud_sandbox_keeps_state_between_sessions(tmp_path: Path) -> None
     assert state.exists()
     with open_cloud(sandbox=True, sandbox_state=state, region="us-east-1") as cloud:
         assert cloud.get_resource(BUCKET, name) is not None
+        cloud.delete_resource(BUCKET, name)
+
+
+def test_identifier_forms_and_rejected_parameters(sandbox: Any) -> None:
+    name = unique()
+    with make_cloud(sandbox.url) as cloud:
+        cloud.create_resource(BUCKET, {"BucketName": name})
+        # A JSON object of identifier properties, and a one-part sequence, name the same bucket.
+        by_object = cloud.get_resource(BUCKET, {"BucketName": name})
+        assert by_object is not None and by_object["BucketName"] == name
+        assert cloud.get_resource(BUCKET, [name]) == by_object
+        with pytest.raises(CloudControlError) as info:
+            cloud.get_resource("X", name)  # botocore rejects a TypeName this short
+        assert info.value.error_code == "InvalidRequest"
+        assert "TypeName" in str(info.value)
         cloud.delete_resource(BUCKET, name)
