@@ -257,8 +257,8 @@ def _coerce_text(text: str, types: set[str]) -> Any:
         return text  # text is acceptable as it is; never guess a scalar type over it
     if "boolean" in types and stripped.lower() in ("true", "false"):
         return stripped.lower() == "true"
-    if "integer" in types and _INT_TEXT.fullmatch(stripped):
-        return int(stripped)
+    if types & {"integer", "number"} and _INT_TEXT.fullmatch(stripped):
+        return int(stripped)  # an int is a valid JSON number and compares exactly
     if types & {"integer", "number"} and _FLOAT_TEXT.fullmatch(stripped):
         number = float(stripped)
         if "number" in types:

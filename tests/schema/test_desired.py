@@ -259,6 +259,10 @@ def test_coerce_numbers_integers_and_bad_text() -> None:
         "Threshold": 3.5,
         "EvaluationPeriods": 3,
     }
+    threshold = desired.coerce(alarm, {"Threshold": "3"})["Threshold"]
+    assert threshold == 3 and isinstance(threshold, int)
+    # Text that is not a number stays as it is (validation then reports it).
+    assert desired.coerce(alarm, {"Threshold": "three"}) == {"Threshold": "three"}
 
 
 def test_policy_document_string_or_object() -> None:
