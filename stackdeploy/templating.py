@@ -538,6 +538,19 @@ def _undefined_error(
     )
 
 
+def _syntax_hint(message: str) -> str:
+    # Jinja says "No filter named 'sql_lst'." (or test): suggest the closest known name.
+    match = re.match(r"No (filter|test) named '([^']+)'", message)
+    if match:
+        env = _environment()
+        known = env.filters if match.group(1) == "filter" else env.tests
+        suggestion = _hint_for(match.group(2), known)
+        if suggestion:
+            return suggestion
+        return f"see docs/templates.md for the available {match.group(1)}s"
+    return "check the {{ }} and {% %} delimiters and the expression inside them"
+
+
 def _abs_line(line: int, lineno: int | None) -> int | None:
     return None if lineno is None else line + lineno - 1
 
@@ -559,7 +572,7 @@ def render(text: str, context: Mapping[str, Any], *, file: str | None = None, li
             f"template syntax error: {exc.message}",
             file=file,
             line=_abs_line(line, exc.lineno),
-            hint="check the {{ }} and {% %} delimiters and the expression inside them",
+            hint=_syntax_hint(exc.message or ""),
         ) from exc
     try:
         return str(template.render(ctx))
@@ -639,19 +652,46 @@ _THIS = re.compile(r"(?<![\w.])this\.(?=[A-Za-z_])")
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*\Z")
 
 
-def rewrite_this(text: str, resource_name: str) -> str:
+def _rewrite_code(text: str, start: int, closer: str | None, target: str) -> tuple[str, int]:
+    """Rewrite ``this.`` in the code from ``start`` up to ``closer`` (or the end).
+
+    String literals are copied unchanged. Returns the rewritten code and where it ended.
+    """
+    segment: list[str] = []
+    i = code_start = start
+    while i < len(text):
+        ch = text[i]
+        if ch in ("'", '"'):
+            segment.append(_THIS.sub(target, text[code_start:i]))
+            end = i + 1
+            while end < len(text) and text[end] != ch:
+                end += 2 if text[end] == "\\" else 1
+            segment.append(text[i : end + 1])
+            i = code_start = end + 1
+            continue
+        if closer is not None and text.startswith(closer, i):
+            break
+        i += 1
+    segment.append(_THIS.sub(target, text[code_start:i]))
+    return "".join(segment), i
+
+
+def rewrite_this(text: str, resource_name: str, *, expression: bool = False) -> str:
     """Rewrite ``this.<field>`` to ``<resource_name>.<field>`` inside ``{{ }}``/``{% %}``.
 
     Text outside the delimiters and string literals inside them are left alone: ``'this.x'``
-    in a template is literal text, not a reference. A resource name that is not a Jinja
-    identifier (``my-vpc``) is addressed as ``_scope('my-vpc').``, which looks the name up in
-    the context.
+    in a template is literal text, not a reference. With ``expression=True`` (an ``if``
+    condition), text without any delimiter is code as a whole (``this.id != ''``). A
+    resource name that is not a Jinja identifier (``my-vpc``) is addressed as
+    ``_scope("my-vpc").``, which looks the name up in the context.
     """
     target = (
         f"{resource_name}."
         if _IDENTIFIER.match(resource_name)
-        else (f"_scope({json.dumps(resource_name)}).")
+        else f"_scope({json.dumps(resource_name)})."
     )
+    if expression and _BLOCK_START.search(text) is None:
+        return _rewrite_code(text, 0, None, target)[0]
     out: list[str] = []
     pos = 0
     while True:
@@ -659,27 +699,11 @@ def rewrite_this(text: str, resource_name: str) -> str:
         if start is None:
             out.append(text[pos:])
             return "".join(out)
-        closer = "}}" if start.group() == "{{" else "%}"
         out.append(text[pos : start.end()])
-        i = start.end()
-        segment: list[str] = []
-        code_start = i
-        while i < len(text):
-            ch = text[i]
-            if ch in ("'", '"'):
-                segment.append(_THIS.sub(target, text[code_start:i]))
-                end = i + 1
-                while end < len(text) and text[end] != ch:
-                    end += 2 if text[end] == "\\" else 1
-                segment.append(text[i : end + 1])
-                i = code_start = end + 1
-                continue
-            if text.startswith(closer, i):
-                break
-            i += 1
-        segment.append(_THIS.sub(target, text[code_start:i]))
-        out.append("".join(segment))
-        pos = i
+        code, pos = _rewrite_code(
+            text, start.end(), "}}" if start.group() == "{{" else "%}", target
+        )
+        out.append(code)
 
 
 @pass_context

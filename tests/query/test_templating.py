@@ -366,6 +366,13 @@ def test_sandbox_blocks_access_to_internals(template: str) -> None:
     assert str(info.value).startswith("evil.iql:1: ")
 
 
+def test_unknown_filter_suggests_the_closest() -> None:
+    with pytest.raises(TemplateError) as info:
+        render("{{ x | sql_lst }}", {"x": []}, file="q.iql")
+    assert str(info.value).startswith("q.iql:1: template syntax error: No filter named 'sql_lst'")
+    assert info.value.hint == "did you mean 'sql_list'?"
+
+
 def test_sandbox_error_mentions_unsafe() -> None:
     with pytest.raises(TemplateError, match="unsafe"):
         render("{{ ''.__class__ }}", {})
@@ -508,6 +515,20 @@ THIS_CASES = [
 @pytest.mark.parametrize(("text", "expected"), THIS_CASES)
 def test_rewrite_this(text: str, expected: str) -> None:
     assert rewrite_this(text, "vpc") == expected
+
+
+EXPRESSION_CASES = [
+    ("this.id != ''", "vpc.id != ''"),
+    ("this.id != 'this.x'", "vpc.id != 'this.x'"),
+    ("'{{ this.id }}' != 'this.x'", "'{{ vpc.id }}' != 'this.x'"),  # templated: as above
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), EXPRESSION_CASES)
+def test_rewrite_this_in_expressions(text: str, expected: str) -> None:
+    assert rewrite_this(text, "vpc", expression=True) == expected
+    condition = rewrite_this(text, "vpc", expression=True)
+    assert evaluate_condition(condition, {"vpc.id": "vpc-1"}) is True
 
 
 def test_rewrite_this_for_names_that_are_not_identifiers() -> None:
