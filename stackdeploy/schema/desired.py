@@ -26,6 +26,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -215,6 +216,14 @@ _FLOAT_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def _coerce(schema: ResourceSchema, node: Node | None, value: Any) -> Any:
+    if isinstance(value, date):
+        # YAML reads an unquoted 2012-10-17 (a policy Version) as a date, which is not JSON:
+        # its text is the only thing it can mean, wherever it is.
+        value = value.isoformat()
+    if isinstance(value, Mapping) and node is None:
+        return {k: _coerce(schema, None, v) for k, v in value.items()}
+    if isinstance(value, list) and node is None:
+        return [_coerce(schema, None, v) for v in value]
     if node is None or value is None:
         return value
     types = node_types(schema, node)

@@ -292,6 +292,16 @@ def test_policy_document_string_or_object() -> None:
     )
 
 
+def test_yaml_dates_become_text_even_in_free_form_documents() -> None:
+    role = get_schema("AWS::IAM::Role")
+    doc = yaml.safe_load("Version: 2012-10-17\nStatement: []")
+    out = desired.prepare(role, {"AssumeRolePolicyDocument": doc, "Description": doc["Version"]})
+    assert out == {
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
+        "Description": "2012-10-17",
+    }
+
+
 def test_structure_given_for_a_string_becomes_json_text() -> None:
     machine = get_schema("AWS::StepFunctions::StateMachine")
     definition = {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
