@@ -22,6 +22,7 @@ All functions return new structures; the input is never modified. See docs/schem
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -135,10 +136,6 @@ def item_schema(schema: ResourceSchema, node: Mapping[str, Any] | None, index: i
     return None
 
 
-def _has_named_properties(schema: ResourceSchema, node: Mapping[str, Any]) -> bool:
-    return bool(schema.object_properties(node))
-
-
 # ------------------------------------------------------------ normalise_keys
 def normalise_keys(schema: ResourceSchema, state: Mapping[str, Any]) -> dict[str, Any]:
     """``state`` with every key at every depth renamed to the schema's exact property name.
@@ -154,7 +151,8 @@ def normalise_keys(schema: ResourceSchema, state: Mapping[str, Any]) -> dict[str
 
 def _normalise(schema: ResourceSchema, node: Node | None, value: Any) -> Any:
     if node is None:
-        return value
+        # The schema says nothing here: copy, so the result never shares the caller's data.
+        return copy.deepcopy(value) if isinstance(value, Mapping | list) else value
     if isinstance(value, Mapping):
         props = schema.object_properties(node)
         out: dict[str, Any] = {}

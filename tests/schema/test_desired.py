@@ -200,6 +200,8 @@ def test_free_form_keys_are_left_alone() -> None:
     )
     assert out["AssumeRolePolicyDocument"] == policy
     assert out["Policies"] == [{"PolicyName": "p", "PolicyDocument": {"statement": []}}]
+    out["AssumeRolePolicyDocument"]["statement"].append("x")  # a copy, not the caller's data
+    assert policy["statement"] == [{"effect": "Allow"}]
 
 
 def test_tag_map_keys_are_left_alone() -> None:
