@@ -313,9 +313,9 @@ def test_unknown_stack_export_warns(make_stack: MakeStack, load: Load) -> None:
 
 
 def test_stack_folder_and_env_errors(tmp_path: Path, load: Load) -> None:
-    with pytest.raises(UsageError, match="stack directory .* not found"):
+    with pytest.raises(UsageError, match=r"stack directory .* not found"):
         load(tmp_path / "nope")
-    with pytest.raises(ManifestError, match="no stackql_manifest.yml in"):
+    with pytest.raises(ManifestError, match=r"no stackql_manifest\.yml in"):
         load(tmp_path)
     with pytest.raises(UsageError, match="STACK_ENV"):
         load(DATA / "basic", env="")
