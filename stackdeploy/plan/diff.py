@@ -19,7 +19,9 @@ The rules (see docs/plan.md, "How the diff works"):
   property as a key -> value map (``aws:`` system tags on the live side ignored).
 - ``3`` equals ``3.0``; ``"3"`` does not equal ``3``; ``True`` does not equal ``1``.
 - A change at or under a create-only path forces a replacement, recorded in
-  ``replace_reasons`` naming the property.
+  ``replace_reasons`` naming the property. A create-only property that desired sets but live
+  lacks is not compared (some read handlers omit them): it is listed in
+  ``create_only_unread`` instead.
 """
 
 from __future__ import annotations
@@ -59,6 +61,9 @@ class ResourceDiff:
     changes: list[Change] = field(default_factory=list)
     replace_reasons: list[str] = field(default_factory=list)
     write_only_unverifiable: list[str] = field(default_factory=list)
+    # Create-only properties set in desired that GetResource did not return: not compared
+    # (see _Differ.diff), listed so the plan can say so.
+    create_only_unread: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -125,6 +130,7 @@ class _Differ:
         self.changes: list[Change] = []
         self.reasons: list[str] = []
         self.write_only: list[str] = []
+        self.unread: list[str] = []
         self._map_cache: dict[Path, bool] = {}
 
     # ------------------------------------------------------------ schema facts
@@ -164,25 +170,25 @@ class _Differ:
         """True when ``live`` satisfies ``desired`` under the diff rules (no change)."""
         if live is _MISSING:
             return False
+        if self.is_tags(path):
+            return tags_equal(desired, live)
         if isinstance(desired, Mapping):
             if not isinstance(live, Mapping):
                 return False
-            if self.is_tags(path):
-                return tags_equal(desired, live)
             if self.is_map(path):
                 return self._map_equal(path, desired, live)
             for key, value in desired.items():
                 sub = (*path, key)
                 if value is None or self.skipped(sub):
                     continue
+                if live.get(key) is None and self.schema.is_create_only(sub):
+                    continue  # not returned by the read handler: not compared (see diff)
                 if not self.covers(sub, value, live.get(key, _MISSING)):
                     return False
             return True
         if isinstance(desired, list):
             if not isinstance(live, list):
                 return False
-            if self.is_tags(path):
-                return tags_equal(desired, live)
             if len(desired) != len(live):
                 return False
             if self.ordered(path):
@@ -236,7 +242,13 @@ class _Differ:
                 sub = (*path, key)
                 if value is None or self.skipped(sub):
                     continue
-                if key not in live or live[key] is None:
+                if (key not in live or live[key] is None) and self.schema.is_create_only(sub):
+                    # Some read handlers do not return every create-only property. Treating
+                    # the gap as a change would demand a replacement on every run (and
+                    # --allow-replace would destroy the resource); if the property really
+                    # is new, Cloud Control's update fails loudly instead.
+                    self.unread.append(format_path(sub))
+                elif key not in live or live[key] is None:
                     self.emit(sub, "add", _MISSING, value)
                 else:
                     self.diff(sub, value, live[key])
@@ -293,6 +305,9 @@ class _Differ:
                 sub = (*path, key)
                 if value is None or self.skipped(sub):
                     continue
+                unread = isinstance(before, Mapping) and before.get(key) is None
+                if unread and schema.is_create_only(sub):
+                    continue  # as in diff(): not returned by the read handler, not compared
                 self.create_only_reasons(sub, live.get(key, _MISSING), value)
         elif isinstance(after, list) and isinstance(before, list):
             for i, j in self._pair(path, after, before):
@@ -466,6 +481,7 @@ def diff_resource(
         changes=differ.changes,
         replace_reasons=differ.reasons,
         write_only_unverifiable=differ.write_only,
+        create_only_unread=differ.unread,
     )
 
 

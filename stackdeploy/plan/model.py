@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from stackdeploy.errors import PlanError
-from stackdeploy.plan.diff import Change, ResourceDiff, diff_resource
+from stackdeploy.plan.diff import Change, ResourceDiff, diff_resource, display_pointer
 from stackdeploy.schema.model import ResourceSchema
 
 Action = Literal["create", "update", "replace", "delete", "noop", "skip"]
@@ -210,5 +210,12 @@ def plan_resource(
         reason=reason,
         # A replacement creates the resource again, so it needs the full desired state.
         desired=dict(desired) if action == "replace" else None,
-        notes=tuple(notes),
+        notes=(
+            *notes,
+            *(
+                f"{display_pointer(p)} is create-only and AWS did not return it, "
+                "so it is not compared"
+                for p in diff.create_only_unread
+            ),
+        ),
     )

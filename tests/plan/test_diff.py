@@ -478,3 +478,19 @@ def _sample(schema: ResourceSchema, prop: str, rng: random.Random) -> Any:
             ]
         }
     return _random_value(rng, 0)
+
+
+def test_create_only_properties_the_read_handler_omits_are_not_compared(
+    sg: ResourceSchema, cluster: ResourceSchema
+) -> None:
+    diff = diff_resource(sg, {"GroupName": "g", "GroupDescription": "d"}, {"GroupDescription": "d"})
+    assert diff.patch == [] and diff.replace_reasons == []
+    assert diff.create_only_unread == ["/GroupName"]
+    # Inside array elements too: ThreadsPerCore (create-only) missing from a live group.
+    live = cluster_live(group("wrk"))
+    desired = {"InstanceGroups": [group("wrk", InstanceCount=3, ThreadsPerCore=1)]}
+    diff = assert_round_trip(cluster, desired, live)
+    assert diff.replace_reasons == []
+    assert [(d.path, d.after) for d in diff.changes[0].details] == [
+        ("/InstanceGroups/0/InstanceCount", 3)
+    ]

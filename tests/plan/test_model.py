@@ -149,3 +149,17 @@ def test_plans_are_immutable_and_validated() -> None:
         plan.resources[0].action = "noop"  # type: ignore[misc]
     with pytest.raises(ValueError, match="unknown action"):
         ResourcePlan(name="x", type="t", action="explode")  # type: ignore[arg-type]
+
+
+def test_unread_create_only_properties_become_notes() -> None:
+    sg = get_schema("AWS::EC2::SecurityGroup")
+    resource = plan_resource(
+        sg,
+        name="sg",
+        desired={"GroupName": "g", "GroupDescription": "d"},
+        live={"GroupDescription": "d"},
+    )
+    assert resource.action == "noop"
+    assert resource.notes == (
+        "GroupName is create-only and AWS did not return it, so it is not compared",
+    )
