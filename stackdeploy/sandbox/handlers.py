@@ -512,7 +512,8 @@ class Handlers:
                 f"Invalid patch update: readOnlyProperties [{', '.join(read_only)}] "
                 "cannot be updated",
             )
-        messages = _violations(schema, updated, "update")
+        # Read-only values are the sandbox's own (checked unchanged above): validate the rest.
+        messages = _violations(schema, strip_paths(updated, schema.read_only), "update")
         if messages:
             raise SandboxError("InvalidRequest", _model_validation_message(messages))
         return self._submit(
