@@ -40,9 +40,14 @@ from jinja2 import TemplateSyntaxError, meta
 
 from stackdeploy.errors import DeployError, ManifestError, QueryError, UsageError
 from stackdeploy.manifest.envfile import load_env_vars
-from stackdeploy.manifest.loader import NodePath, load_file
+from stackdeploy.manifest.loader import NodePath, iter_strings, load_file
 from stackdeploy.manifest.model import MANIFEST_FILE, GlobalDef, Manifest, PropDef, ResourceDef
-from stackdeploy.manifest.validate import build_manifest, did_you_mean
+from stackdeploy.manifest.validate import (
+    ManifestProblems,
+    Problem,
+    build_manifest,
+    did_you_mean,
+)
 from stackdeploy.templating import (
     evaluate_condition,
     make_environment,
@@ -285,7 +290,12 @@ class Stack:
         manifest, problems = build_manifest(
             loaded, manifest_path=manifest_path, stack_env=str(env), strict=strict
         )
-        return cls(manifest, str(env), env_vars=env_vars, warnings=[str(p) for p in problems])
+        stack = cls(manifest, str(env), env_vars=env_vars, warnings=[str(p) for p in problems])
+        unknown = stack.check_names(strict=strict)
+        if strict and unknown:
+            raise ManifestProblems(unknown)
+        stack.warnings.extend(str(p) for p in unknown)
+        return stack
 
     @property
     def name(self) -> str:
@@ -391,6 +401,53 @@ class Stack:
             ctx[g.name] = value
             out[g.name] = value
         return out
+
+    def check_names(self, *, strict: bool = False) -> list[Problem]:
+        """Names used in props, ``if``, ``sql`` and ``run`` that nothing defines.
+
+        A static look-ahead (before any AWS call) for typos: rendering fails on them anyway,
+        but only when that resource is reached. Reported as warnings (errors under
+        ``strict``) because a template may guard a name (``{{ x | default('') }}``).
+        Known names: ``stack_*``, ``resource_name``, ``idempotency_token``, globals, every
+        resource name (``res.x``), every export name, ``this``, ``callback``, and for
+        props the earlier props (all props for ``sql`` and ``run``).
+        """
+        env = _parser()
+        base = {"stack_name", "stack_env", "resource_name", "idempotency_token", "this"}
+        base |= {"callback", *env.globals}
+        base |= {g.name for g in self.manifest.globals}
+        for res in self.manifest.resources:
+            base.add(res.name)
+            base.update(e.name for e in res.exports)
+        problems: list[Problem] = []
+        positions = self.manifest.positions
+
+        def check(value: Any, path: NodePath, known: set[str], what: str) -> None:
+            for sub, text in iter_strings(value, path):
+                for name in sorted(referenced_names(text) - known):
+                    file, line = positions.text_start(sub)
+                    problems.append(
+                        Problem(
+                            file,
+                            line,
+                            f"{what} uses {name!r}, which is not a global, a resource export "
+                            "or an earlier prop",
+                            did_you_mean(name, known),
+                            warning=not strict,
+                        )
+                    )
+
+        for res in self.manifest.resources:
+            known = set(base)
+            for prop in res.props:
+                check(prop.value, prop.path, known, f"prop {prop.name!r} of resource {res.name!r}")
+                known.add(prop.name)
+            if res.condition is not None:
+                check(res.condition, (*res.path, "if"), base, f"the 'if' of resource {res.name!r}")
+            for key, text in (("sql", res.sql), ("run", res.run)):
+                if text is not None:
+                    check(text, (*res.path, key), known, f"the {key} of resource {res.name!r}")
+        return problems
 
     # ------------------------------------------------------------------ contexts
     def global_context(self) -> dict[str, Any]:

@@ -176,15 +176,16 @@ def include_target(value: Any) -> str | None:
     return match.group(2).strip() if match else None
 
 
-def _iter_strings(value: Any, path: NodePath) -> Iterator[tuple[NodePath, str]]:
+def iter_strings(value: Any, path: NodePath = ()) -> Iterator[tuple[NodePath, str]]:
+    """Every string inside ``value`` with its path (``path`` + the keys/indexes to it)."""
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _iter_strings(item, (*path, key))
+            yield from iter_strings(item, (*path, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _iter_strings(item, (*path, index))
+            yield from iter_strings(item, (*path, index))
 
 
 def _replace_at(root: Any, path: NodePath, new: Any) -> Any:
@@ -212,7 +213,7 @@ def resolve_includes(
     included files' positions under the replaced paths. Errors are fatal and name the
     file and line of the ``file(...)`` string.
     """
-    for sub, text in list(_iter_strings(value, ())):
+    for sub, text in list(iter_strings(value, ())):
         target = include_target(text)
         if target is None:
             continue

@@ -275,7 +275,61 @@ def test_providers_aws_is_accepted_with_a_warning(load: Load) -> None:
 def test_version_pins_are_accepted(load: Load) -> None:
     stack = load(DATA / "includes")
     assert stack.manifest.providers == ("awscc::v26.03.00379",)
-    assert stack.warnings == []
+    assert not any("provider" in w for w in stack.warnings)
+
+
+def test_names_nothing_defines_are_flagged_before_rendering(
+    make_stack: MakeStack, load: Load
+) -> None:
+    # The includes fixture uses {{ service }} in an included file: located there.
+    stack = load(DATA / "includes")
+    assert stack.warnings == [
+        f"{DATA}/includes/resources/policies/assume.yml:5: warning: prop "
+        "'assume_role_policy_document' of resource 'role' uses 'service', which is not a "
+        "global, a resource export or an earlier prop"
+    ]
+    stack_dir = make_stack(
+        """\
+        name: n
+        providers: [awscc]
+        globals:
+          - name: vpc_name
+            value: v
+        resources:
+          - name: a
+            type: query
+            sql: |
+              SELECT '{{ p1 }}', '{{ a.idempotency_token }}', '{{ uuid() }}'
+            exports: [out]
+            if: "{{ stack_env }} == dev and {{ ghost }}"
+            props:
+              - name: p1
+                value: "{{ later }}-{{ vpc_nam }}"
+              - name: later
+                value: "{{ p1 }}{{ out }}{{ b.x }}{{ this.y }}{{ callback.z }}{{ maybe | default('') }}"
+          - name: b
+            type: command
+            sql: SELECT 1
+        """
+    )
+    manifest = f"{stack_dir}/stackql_manifest.yml"
+    expected = [
+        f"{manifest}:15: prop 'p1' of resource 'a' uses 'later', which is not a global, a "
+        "resource export or an earlier prop",
+        f"{manifest}:15: prop 'p1' of resource 'a' uses 'vpc_nam', which is not a global, a "
+        "resource export or an earlier prop (hint: did you mean 'vpc_name'?)",
+        f"{manifest}:17: prop 'later' of resource 'a' uses 'maybe', which is not a global, a "
+        "resource export or an earlier prop",
+        f"{manifest}:12: the 'if' of resource 'a' uses 'ghost', which is not a global, a "
+        "resource export or an earlier prop",
+    ]
+    loaded = load(stack_dir)
+    assert loaded.warnings == [
+        e.replace(": prop", ": warning: prop").replace(": the", ": warning: the") for e in expected
+    ]
+    with pytest.raises(ManifestProblems) as info:
+        load(stack_dir, strict=True)
+    assert [str(p) for p in info.value.problems] == expected
 
 
 def test_declarative_type_is_resolved_in_the_literal_region(
