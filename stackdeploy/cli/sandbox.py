@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,8 @@ def serve(
             faults=faults,
             verbose=verbose,
         )
+    except sqlite3.Error as exc:
+        raise UsageError(f"cannot open the state file {state_path}: {exc}") from exc
     except OSError as exc:
         raise UsageError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
@@ -201,7 +204,13 @@ def _open_store(state_path: str) -> Any:
 
     if not Path(state_path).exists():
         return None
-    return Store(state_path)
+    try:
+        return Store(state_path)
+    except sqlite3.Error as exc:
+        raise UsageError(
+            f"cannot open the state file {state_path}: {exc}",
+            hint="is it a sandbox state file? (default .stack-deploy/sandbox.db)",
+        ) from exc
 
 
 @sandbox.command("list")
