@@ -625,7 +625,7 @@ class Stack:
         if res.condition is None:
             return True
         return evaluate_condition(
-            rewrite_this(res.condition, res.name),
+            rewrite_this(res.condition, res.name, expression=True),
             self.resource_context(res),
             file=self.manifest.display_path,
             line=res.condition_line or res.line,

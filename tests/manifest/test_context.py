@@ -576,13 +576,16 @@ def test_secret_values_from_protected_exports_and_props(make_stack: MakeStack, l
         ("true", "dev", True),
         ("false", "dev", False),
         ("resource_name == 'r' and feature == 'on'", "dev", True),
+        ("this.state == 'on'", "dev", True),
     ],
 )
 def test_if_forms(make_stack: MakeStack, load: Load, condition: str, env: str, holds: bool) -> None:
     stack_dir = make_stack(
         one_resource("  - name: feature\n    value: 'on'\n", extra=f"    if: {condition}\n")
     )
-    assert load(stack_dir, env=env).condition_holds("r") is holds
+    stack = load(stack_dir, env=env)
+    stack.capture_this("r", {"state": "on"})
+    assert stack.condition_holds("r") is holds
 
 
 def test_if_sees_exports_not_props_and_never_evals(make_stack: MakeStack, load: Load) -> None:
