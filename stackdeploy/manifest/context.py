@@ -443,7 +443,11 @@ class Stack:
                 check(prop.value, prop.path, known, f"prop {prop.name!r} of resource {res.name!r}")
                 known.add(prop.name)
             if res.condition is not None:
-                check(res.condition, (*res.path, "if"), base, f"the 'if' of resource {res.name!r}")
+                condition = res.condition
+                if "{{" not in condition and "{%" not in condition:
+                    # A bare condition is one Jinja expression.
+                    condition = "{{ (" + condition + ") }}"
+                check(condition, (*res.path, "if"), base, f"the 'if' of resource {res.name!r}")
             for key, text in (("sql", res.sql), ("run", res.run)):
                 if text is not None:
                     check(text, (*res.path, key), known, f"the {key} of resource {res.name!r}")

@@ -310,6 +310,7 @@ def test_names_nothing_defines_are_flagged_before_rendering(
           - name: b
             type: command
             sql: SELECT 1
+            if: ghosty == 'x' and stack_env == 'dev'
         """
     )
     manifest = f"{stack_dir}/stackql_manifest.yml"
@@ -321,6 +322,8 @@ def test_names_nothing_defines_are_flagged_before_rendering(
         f"{manifest}:17: prop 'later' of resource 'a' uses 'maybe', which is not a global, a "
         "resource export or an earlier prop",
         f"{manifest}:12: the 'if' of resource 'a' uses 'ghost', which is not a global, a "
+        "resource export or an earlier prop",
+        f"{manifest}:21: the 'if' of resource 'b' uses 'ghosty', which is not a global, a "
         "resource export or an earlier prop",
     ]
     loaded = load(stack_dir)
