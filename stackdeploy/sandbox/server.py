@@ -165,6 +165,7 @@ class SandboxServer:
         self._httpd = _HTTPServer((host, port), self)
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._serving = False
 
     # ------------------------------------------------------------- settings
     @property
@@ -213,6 +214,7 @@ class SandboxServer:
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until :meth:`stop` is called from another."""
+        self._serving = True
         self._httpd.serve_forever(poll_interval=0.1)
 
     def stop(self) -> None:
@@ -220,8 +222,9 @@ class SandboxServer:
         if self._closed:
             return
         self._closed = True
-        if self._thread is not None:
+        if self._thread is not None or self._serving:
             self._httpd.shutdown()
+        if self._thread is not None:
             self._thread.join(timeout=5)
         self._httpd.close_connections()
         self._httpd.server_close()
