@@ -57,6 +57,8 @@ RETURN_VAL_OPS = ("create", "update")
 DEFAULT_REGION = "us-east-1"
 # Resource kinds whose work is done by a query (file or inline sql) or generated calls.
 _QUERY_KINDS = ("resource", "query", "command", "multi")
+# Exports of a declarative resource that are not schema properties.
+_DECLARATIVE_EXTRA_COLUMNS = frozenset({"region", "Identifier", "identifier"})
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,7 @@ class _Builder:
         self.resources_dir = self.stack_dir / "resources"
         self.env = stack_env
         self.c = _Collector(loaded.positions, strict=strict)
+        self._registry: Any = None  # set by _resolve_type
 
     # ------------------------------------------------------------------ includes
     def _include(self, value: Any, path: NodePath) -> Any:
@@ -505,6 +508,8 @@ class _Builder:
 
         props = self._props(item.get("props"), name, (*path, "props"))
         exports = self._exports(item.get("exports"), name, (*path, "exports"))
+        if resource_type is not None and query_file is None and sql is None:
+            self._check_declarative(resource_type, props, exports, path, item.get("exports"))
         protected = _string_list(c, item.get("protected"), (*path, "protected"), "protected")
         known = {p.name for p in props} | {e.name for e in exports} | {e.column for e in exports}
         for p_index, secret in enumerate(protected):
@@ -549,6 +554,50 @@ class _Builder:
             path=path,
         )
 
+    def _check_declarative(
+        self,
+        type_name: str,
+        props: tuple[PropDef, ...],
+        exports: tuple[ExportDef, ...],
+        path: NodePath,
+        raw_exports: Any,
+    ) -> None:
+        """Props and exports of a declarative resource must name properties of its type."""
+        try:
+            schema = self._registry.get(type_name)
+        except StackDeployError as exc:
+            self.c.add_exception(exc, (*path, "resource_type"))
+            return
+        columns = sorted(schema.columns)
+        for prop in props:
+            if schema.canonical_key((), prop.name) is None:
+                self.c.error(
+                    prop.path[:4],
+                    f"prop {prop.name!r} is not a property of {type_name}",
+                    did_you_mean(prop.name, columns) or f"see: stack-deploy describe {type_name}",
+                )
+        raw = raw_exports if isinstance(raw_exports, list) else []
+        for export in exports:
+            if export.column in _DECLARATIVE_EXTRA_COLUMNS:
+                continue
+            if schema.canonical_key((), export.column) is None:
+                index = next(
+                    (
+                        i
+                        for i, item in enumerate(raw)
+                        if item == export.column
+                        or (isinstance(item, dict) and export.column in item)
+                    ),
+                    None,
+                )
+                where = (*path, "exports", index) if index is not None else (*path, "exports")
+                self.c.error(
+                    where,
+                    f"export {export.column!r} is not a property of {type_name}",
+                    did_you_mean(export.column, columns)
+                    or f"see: stack-deploy describe {type_name}",
+                )
+
     def _resolve_type(
         self, name: str, path: NodePath, region: str, region_path: NodePath | None
     ) -> str | None:
@@ -560,6 +609,7 @@ class _Builder:
         except TypeNotFoundError as exc:
             self.c.add_exception(exc, region_path or path)
             registry = get_registry(DEFAULT_REGION)
+        self._registry = registry
         try:
             return registry.resolve_type_name(name)
         except TypeNotFoundError as exc:

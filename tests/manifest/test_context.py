@@ -335,9 +335,7 @@ def test_included_prop_value_renders(load: Load, tmp_path: Path) -> None:
     shutil.copytree(DATA / "includes", copy)
     text = (copy / "stackql_manifest.yml").read_text()
     (copy / "stackql_manifest.yml").write_text(
-        text.replace(
-            "  - name: role\n", "  - name: service\n    value: ec2\n  - name: role\n", 0
-        ).replace("    props:\n", "    props:\n      - name: service\n        value: ec2\n")
+        text.replace("globals:\n", "globals:\n  - name: service\n    value: ec2\n")
     )
     props = load(copy).render_props("role")
     assert props["assume_role_policy_document"] == {

@@ -403,3 +403,38 @@ def test_model_of_the_basic_stack(load: Load) -> None:
     # Definitions are hashable (the executor keys graphs by them).
     assert len({*m.resources}) == 6
     assert m.resource("bucket") is bucket
+
+
+def test_declarative_props_and_exports_must_be_properties(
+    make_stack: MakeStack, load: Load
+) -> None:
+    stack = make_stack(
+        """\
+        name: d
+        providers: [awscc]
+        resources:
+          - name: queue
+            resource_type: AWS::SQS::Queue
+            props:
+              - name: queue_name
+                value: q
+              - name: VisibilityTimeout
+                value: 30
+              - name: visibility_timout
+                value: 30
+            exports:
+              - queue_url
+              - arn: queue_arn
+              - {quue_name: qn}
+              - region
+        """
+    )
+    with pytest.raises(ManifestProblems) as info:
+        load(stack)
+    manifest = f"{stack}/stackql_manifest.yml"
+    assert [str(p) for p in info.value.problems] == [
+        f"{manifest}:11: prop 'visibility_timout' is not a property of AWS::SQS::Queue "
+        "(hint: did you mean 'visibility_timeout'?)",
+        f"{manifest}:16: export 'quue_name' is not a property of AWS::SQS::Queue "
+        "(hint: did you mean 'queue_name'?)",
+    ]
