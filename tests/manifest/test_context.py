@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stackdeploy.errors import DeployError, ManifestError, QueryError, TemplateError
+from stackdeploy.errors import DeployError, ManifestError, QueryError, TemplateError, UsageError
 from stackdeploy.manifest import EVALUATED, UNKNOWN, Stack, merge_values
 
 from .conftest import DATA, MakeStack
@@ -606,3 +606,14 @@ def test_if_sees_exports_not_props_and_never_evals(make_stack: MakeStack, load: 
     assert str(info.value).startswith(
         f"{stack_dir}/stackql_manifest.yml:22: condition 'typo == 1': undefined variable 'typo'"
     )
+
+
+def test_load_accepts_the_manifest_file_and_names_query_files(load: Load) -> None:
+    stack = load(
+        DATA / "basic" / "stackql_manifest.yml", env_overrides={"AWS_REGION": "x", "NET": "1"}
+    )
+    assert stack.name == "basic-stack"
+    assert stack.query_display("vpc") == f"{DATA}/basic/resources/vpc.iql"
+    assert stack.query_display("lookup") == f"{DATA}/basic/stackql_manifest.yml"
+    with pytest.raises(UsageError, match=r"no resource 'vcp'.*did you mean 'vpc'"):
+        stack.render_props("vcp")
