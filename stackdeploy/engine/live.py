@@ -1,0 +1,71 @@
+"""Helpers between query rows, schemas and live resources.
+
+- which identifier a captured ``exists`` row names (``identifier``, or the primary
+  identifier's columns such as ``vpc_id``, or compound parts such as ``route_table_id`` +
+  ``cidr_block``);
+- the row a declarative resource's exports are read from (every live property under its
+  CloudFormation name and its awscc column name, plus ``identifier``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from stackdeploy.schema.model import ResourceSchema
+from stackdeploy.schema.naming import to_column
+
+
+def _lookup(row: Mapping[str, Any], *names: str) -> Any:
+    lowered = {str(k).lower(): v for k, v in row.items()}
+    for name in names:
+        value = lowered.get(name.lower())
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def identifier_from_row(schema: ResourceSchema, row: Mapping[str, Any]) -> str | None:
+    """The Cloud Control identifier a captured row names, or None."""
+    value = _lookup(row, "identifier")
+    if value is not None:
+        return str(value)
+    parts = []
+    for name in schema.primary_identifier:
+        leaf = name.split("/")[-1]
+        part = _lookup(row, leaf, to_column(leaf))
+        if part is None:
+            return None
+        parts.append(str(part))
+    return "|".join(parts) if parts else None
+
+
+def export_row(schema: ResourceSchema, live: Mapping[str, Any], identifier: str) -> dict[str, Any]:
+    """Columns a declarative resource can export: each property as written in the schema
+    and as its awscc column, objects/arrays as compact JSON text (as a query would give),
+    plus ``identifier``."""
+    row: dict[str, Any] = {"identifier": identifier, "Identifier": identifier}
+    for name, value in live.items():
+        if isinstance(value, dict | list):
+            value = json.dumps(value, separators=(",", ":"))
+        row[name] = value
+        row.setdefault(to_column(name), value)
+    return row
+
+
+def resolve_export_columns(
+    schema: ResourceSchema, row: dict[str, Any], columns: list[str]
+) -> dict[str, Any]:
+    """Add to ``row`` any requested column spelled loosely (``QueueUrl``, ``queue_url``,
+    ``queueurl``) that is a schema property; properties absent from live become None
+    (an export of a property AWS did not set is empty, not an error)."""
+    from stackdeploy.schema.model import match_name
+
+    for column in columns:
+        if column in row:
+            continue
+        prop = match_name(column, schema.properties)
+        if prop is not None:
+            row[column] = row.get(prop)
+    return row
