@@ -74,6 +74,39 @@ def with_tags(
     return out
 
 
+def _has_placeholder(value: Any) -> bool:
+    from stackdeploy.manifest.context import PLACEHOLDERS
+
+    if isinstance(value, str):
+        return any(p in value for p in PLACEHOLDERS)
+    if isinstance(value, Mapping):
+        return any(_has_placeholder(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_placeholder(v) for v in value)
+    return False
+
+
+def strip_placeholders(
+    state: Mapping[str, Any], prefix: str = ""
+) -> tuple[dict[str, Any], list[str]]:
+    """``state`` without the values holding ``<evaluated>`` / ``<unknown>``, and the paths
+    of what was left out (objects are descended into; a list is left out whole)."""
+    out: dict[str, Any] = {}
+    removed: list[str] = []
+    for key, value in state.items():
+        path = f"{prefix}/{key}"
+        if isinstance(value, Mapping):
+            inner, gone = strip_placeholders(value, path)
+            removed += gone
+            if inner or not gone:
+                out[key] = inner
+        elif _has_placeholder(value):
+            removed.append(path)
+        else:
+            out[key] = value
+    return out, removed
+
+
 class DeclarativeResource:
     """A resource managed from its props and schema alone."""
 
@@ -210,6 +243,11 @@ class DeclarativeResource:
         desired = self.desired()
         self.identifier, self.live = self.find()
         notes = []
+        if self.live is not None:
+            # Values that depend on what a dry run has not created yet cannot be compared.
+            desired, unknown = strip_placeholders(desired)
+            if unknown:
+                notes.append(f"known only after apply: {', '.join(unknown)}")
         if self.live is not None and self.how_found and self.how_found != "by identifier":
             notes.append(f"found {self.how_found}")
         from stackdeploy.report.mask import Masker

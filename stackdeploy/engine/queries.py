@@ -23,7 +23,13 @@ from stackdeploy.engine.checks import CheckResult, attempt, interpret_check
 from stackdeploy.engine.context import RunContext
 from stackdeploy.engine.live import identifier_from_row
 from stackdeploy.engine.preview import InsertPreview, preview_insert
-from stackdeploy.errors import DeployError, ManifestError, QueryError, TemplateError
+from stackdeploy.errors import (
+    DeployError,
+    ManifestError,
+    QueryError,
+    StackDeployError,
+    TemplateError,
+)
 from stackdeploy.manifest.context import EVALUATED, UNKNOWN
 from stackdeploy.manifest.model import ResourceDef
 from stackdeploy.plan.model import Action, ResourcePlan, plan_resource
@@ -176,8 +182,24 @@ class QueryResource:
             d.found = d.correct = self.check(statecheck).present
         if d.found:
             self._diff_inputs(d)
+        else:
+            self._preview(d)
         self.discovery = d
         return d
+
+    def _preview(self, d: Discovery) -> None:
+        """What the create query would send (for the plan), when it can be known now."""
+        create = self.anchor("create") or self.anchor("createorupdate")
+        if create is None:
+            return
+        sql = self.try_render(create)
+        if sql is None:
+            d.notes.append("create query needs values known only after earlier resources")
+            return
+        try:
+            d.preview = preview_insert(self.run.engine, sql, file=self.file, line=create.line)
+        except QueryError as exc:
+            d.notes.append(f"create query cannot be previewed ({exc.bare_message})")
 
     def _exports_proxy(self, *, attempts: int) -> tuple[bool | None, list[dict[str, Any]] | None]:
         exports = self.anchor("exports")
@@ -198,18 +220,7 @@ class QueryResource:
 
     def _diff_inputs(self, d: Discovery) -> None:
         """Preview the create INSERT and read the live resource, when both are possible."""
-        create = self.anchor("create") or self.anchor("createorupdate")
-        if create is None:
-            return
-        sql = self.try_render(create)
-        if sql is None:
-            d.notes.append("create query needs values known only after create: no diff")
-            return
-        try:
-            d.preview = preview_insert(self.run.engine, sql, file=self.file, line=create.line)
-        except QueryError as exc:
-            d.notes.append(f"create query cannot be previewed ({exc.bare_message}): no diff")
-            return
+        self._preview(d)
         if d.preview is None:
             return
         schema = d.preview.schema
@@ -289,7 +300,14 @@ class QueryResource:
         import re
 
         m = re.search(r"insert\s+into\s+(awscc\.[\w.]+)", create.body, re.IGNORECASE)
-        return m.group(1) if m else "-"
+        if not m:
+            return "-"
+        from stackdeploy.schema.registry import get_registry
+
+        try:
+            return get_registry(self.run.region).resolve_type_name(m.group(1))
+        except StackDeployError:
+            return m.group(1)
 
     def _masker(self) -> Any:
         from stackdeploy.report.mask import Masker

@@ -13,6 +13,7 @@ what ``--target`` runs. The order of execution stays the manifest order.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import subprocess
@@ -25,7 +26,7 @@ from stackdeploy.engine.context import RunContext
 from stackdeploy.engine.declarative import DeclarativeResource
 from stackdeploy.engine.queries import QueryResource
 from stackdeploy.errors import DeployError, StackDeployError, UsageError
-from stackdeploy.manifest.context import EVALUATED, referenced_names
+from stackdeploy.manifest.context import EVALUATED, UNKNOWN, referenced_names
 from stackdeploy.manifest.model import ResourceDef
 from stackdeploy.plan.model import Plan, ResourcePlan
 
@@ -156,7 +157,8 @@ class StackRunner:
             plans.append(rp)
         plan = Plan(self.stack.name, self.stack.env, tuple(plans))
         result = RunResult(plan, failures, elapsed=time.monotonic() - start)
-        if apply and not failures:
+        if apply and not failures and not self.run.options.targets:
+            # With --target only part of the stack ran: its exports may be incomplete.
             result.exports = self.stack_exports(result.elapsed)
         return result
 
@@ -250,9 +252,13 @@ class StackRunner:
     def test(self) -> RunResult:
         """Every resource exists, is in its desired state and its exports resolve."""
         start = time.monotonic()
+        # A create-only change is drift to report, not a replacement to refuse.
+        self.run.options = dataclasses.replace(self.run.options, allow_replace=True)
         plans: list[ResourcePlan] = []
         for res in self.resources():
             if res.type in ("command", "script"):
+                if res.type == "script":
+                    self.stack.set_placeholder_exports(res, EVALUATED)
                 plans.append(self._skip(res, f"{res.type}: not tested"))
                 continue
             if not self.stack.condition_holds(res):
@@ -272,7 +278,7 @@ class StackRunner:
             plans.append(rp)
         plan = Plan(self.stack.name, self.stack.env, tuple(plans))
         result = RunResult(plan, elapsed=time.monotonic() - start)
-        if not plan.has_changes:
+        if not plan.has_changes and not self.run.options.targets:
             result.exports = self.stack_exports(result.elapsed)
         return result
 
@@ -284,6 +290,8 @@ class StackRunner:
         handlers: dict[str, Handler] = {}
         for res in self.resources():
             if res.type in ("command", "script"):
+                if res.type == "script":
+                    self.stack.set_placeholder_exports(res, UNKNOWN)
                 continue
             handler = self.handler(res)
             handlers[res.name] = handler
@@ -295,6 +303,7 @@ class StackRunner:
                     handler.query_exports()
                 except StackDeployError as exc:
                     log.info("%s: exports not available for teardown: %s", res.name, exc)
+                    self.stack.set_placeholder_exports(res, UNKNOWN)
         plans: list[ResourcePlan] = []
         resources = [r for r in reversed(self.resources()) if r.type in ("resource", "multi")]
         for index, res in enumerate(resources, 1):

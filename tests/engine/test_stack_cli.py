@@ -1,0 +1,183 @@
+"""build / plan / test / teardown through the CLI against the embedded sandbox.
+
+Each test drives real stacks (tests/data/stacks) end to end: the manifest is rendered, the
+query files run through the awscc SQL engine, and every Cloud Control call goes over HTTP to
+the sandbox, as it would to AWS.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.engine.conftest import STACKS, StackCli
+
+BUCKET = STACKS / "bucket"
+KINDS = STACKS / "kinds"
+
+
+def test_bucket_lifecycle_converges(cli: StackCli, actions, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "exports.json"
+    cli("build", str(BUCKET), "dev", "--output-file", str(out))
+    exports = json.loads(out.read_text())
+    assert exports["bucket_name"] == "tbucket-dev-data"
+    assert exports["bucket_arn"] == "arn:aws:s3:::tbucket-dev-data"
+    assert exports["stack_name"] == "tbucket" and exports["stack_env"] == "dev"
+    assert exports["elapsed_time"].endswith("s")
+
+    # Convergence: a fresh plan right after build is empty.
+    plan = cli.plan_json(BUCKET, "dev")
+    assert actions(plan) == {"bucket": "noop"}
+    cli("plan", str(BUCKET), "dev", "--detailed-exitcode")
+    cli("test", str(BUCKET), "dev")
+
+    # A changed prop shows as exactly that update.
+    plan = cli.plan_json(BUCKET, "dev", "-e", "VERSIONING=Suspended")
+    (bucket,) = plan["resources"]
+    assert bucket["action"] == "update"
+    assert bucket["patch"] == [
+        {"op": "replace", "path": "/VersioningConfiguration/Status", "value": "Suspended"}
+    ]
+    assert plan["summary"] == {"create": 0, "update": 1, "replace": 0, "delete": 0, "noop": 0}
+    cli("plan", str(BUCKET), "dev", "-e", "VERSIONING=Suspended", "--detailed-exitcode", expect=2)
+    drift = cli("test", str(BUCKET), "dev", "-e", "VERSIONING=Suspended", expect=1)
+    assert "VersioningConfiguration" in drift.stdout
+    assert "drift found in 1 resource(s): bucket" in drift.stderr
+
+    cli("build", str(BUCKET), "dev", "-e", "VERSIONING=Suspended")
+    assert actions(cli.plan_json(BUCKET, "dev", "-e", "VERSIONING=Suspended")) == {"bucket": "noop"}
+
+    cli("teardown", str(BUCKET), "dev")
+    assert cli.resources() == []
+    assert actions(cli.plan_json(BUCKET, "dev")) == {"bucket": "create"}
+
+
+def test_dry_run_changes_nothing(cli: StackCli) -> None:
+    result = cli("build", str(BUCKET), "dev", "--dry-run")
+    assert "bucket (AWS::S3::Bucket) will be created" in result.stdout
+    assert cli.resources() == []
+    cli("build", str(BUCKET), "dev")
+    result = cli("teardown", str(BUCKET), "dev", "--dry-run")
+    assert "will be deleted" in result.stdout
+    assert len(cli.resources()) == 1
+
+
+def test_plan_json_contract(cli: StackCli) -> None:
+    plan = cli.plan_json(BUCKET, "dev")
+    assert set(plan) == {"stack", "resources", "summary"}
+    assert plan["stack"] == {"name": "tbucket", "env": "dev"}
+    (resource,) = plan["resources"]
+    assert {
+        "name",
+        "type",
+        "action",
+        "identifier",
+        "patch",
+        "replace_reasons",
+        "depends_on",
+    } <= set(resource)
+    assert resource["type"] == "AWS::S3::Bucket"
+    assert resource["action"] == "create"
+
+
+def test_protected_values_never_printed(cli: StackCli) -> None:
+    arn = "arn:aws:s3:::tbucket-dev-data"
+    result = cli("build", str(BUCKET), "dev", "--show-queries", "--log-level", "DEBUG")
+    result = cli("plan", str(BUCKET), "dev", "--show-queries", "--log-level", "DEBUG")
+    assert arn not in result.stdout + result.stderr
+    assert "****" in result.stderr or "****" in result.stdout or arn not in result.stderr
+
+
+def test_create_only_change_refused_before_anything_changes(cli: StackCli) -> None:
+    cli("build", str(KINDS), "dev")
+    before = cli.resources()
+    # Another queue name = a create-only change: refused, nothing touched.
+    result = cli("build", str(KINDS), "dev", "-e", "VIS=40", expect=0)
+    assert "update" in result.stderr
+    assert len(cli.resources()) == len(before)
+
+
+def test_resource_kinds(cli: StackCli, actions, tmp_path: Path) -> None:
+    out = tmp_path / "k.json"
+    result = cli("build", str(KINDS), "dev", "--output-file", str(out))
+    exports = json.loads(out.read_text())
+    assert exports["greeting"] == "hello-dev"
+    assert exports["queue_url"].startswith("https://sqs.us-east-1.amazonaws.com/")
+    assert "script ran" in result.stderr and "command ran" in result.stderr
+    held = cli.resources()
+    assert len(held) == 1  # prod_only was skipped by its condition
+    plan = cli.plan_json(KINDS, "dev")
+    assert actions(plan) == {
+        "say_hello": "skip",
+        "account": "skip",
+        "queue": "noop",
+        "prod_only": "skip",
+        "tagger": "skip",
+    }
+    queue = next(r for r in plan["resources"] if r["name"] == "queue")
+    assert queue["depends_on"] == ["account"]
+    cli("test", str(KINDS), "dev")
+    cli("teardown", str(KINDS), "dev")
+    assert cli.resources() == []
+
+
+def test_target_runs_only_what_is_needed(cli: StackCli) -> None:
+    result = cli("build", str(KINDS), "dev", "--target", "account")
+    assert "say_hello: script ran" in result.stderr
+    assert cli.resources() == []
+    result = cli("build", str(KINDS), "dev", "--target", "nope", expect=2)
+    assert "--target 'nope' is not a resource" in result.stderr
+
+
+def test_errors_are_one_line(cli: StackCli, tmp_path: Path) -> None:
+    stack = tmp_path / "broken"
+    (stack / "resources").mkdir(parents=True)
+    (stack / "stackql_manifest.yml").write_text(
+        "name: broken\nproviders: [awscc]\nresources:\n"
+        "  - name: bucket\n    props:\n      - name: bucket_name\n"
+        "        value: '{{ nme }}-x'\n"
+    )
+    (stack / "resources" / "bucket.iql").write_text(
+        "/*+ exists */\nSELECT COUNT(*) AS count FROM awscc.s3.buckets\n"
+        "WHERE region = 'us-east-1' AND Identifier = '{{ bucket_name }}';\n"
+    )
+    result = cli("build", str(stack), "dev", expect=1)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1
+    assert "stackql_manifest.yml:7: undefined variable 'nme'" in lines[0]
+    assert "Traceback" not in result.stderr
+
+    result = cli("build", str(tmp_path / "nowhere"), "dev", expect=2)
+    assert "stack directory" in result.stderr
+
+
+def test_absent_resource_without_create_anchor(cli: StackCli, tmp_path: Path) -> None:
+    stack = tmp_path / "nocreate"
+    (stack / "resources").mkdir(parents=True)
+    (stack / "stackql_manifest.yml").write_text(
+        "name: nocreate\nproviders: [awscc]\nresources:\n  - name: bucket\n"
+    )
+    (stack / "resources" / "bucket.iql").write_text(
+        "/*+ exists */\nSELECT COUNT(*) AS count FROM awscc.s3.buckets\n"
+        "WHERE region = 'us-east-1' AND Identifier = 'nocreate-x';\n"
+    )
+    result = cli("build", str(stack), "dev", expect=1)
+    assert "no create or createorupdate anchor" in result.stderr
+
+
+def test_rollback_deletes_what_the_run_created(cli: StackCli, tmp_path: Path) -> None:
+    stack = tmp_path / "rollback"
+    stack.mkdir()
+    (stack / "stackql_manifest.yml").write_text(
+        "name: rb\nproviders: [awscc]\nresources:\n"
+        "  - name: first\n    resource_type: awscc.s3.buckets\n    props:\n"
+        "      - name: bucket_name\n        value: rb-first\n"
+        "  - name: second\n    resource_type: awscc.sqs.queues\n    props:\n"
+        "      - name: visibility_timeout\n        value: not-a-number\n"
+    )
+    result = cli("build", str(stack), "dev", "--on-failure", "rollback", expect=1)
+    assert "rolled back" in result.stderr
+    assert cli.resources() == []
+    result = cli("build", str(stack), "dev", "--on-failure", "ignore", expect=1)
+    assert "1 resource(s) failed: second" in result.stderr
+    assert len(cli.resources()) == 1
