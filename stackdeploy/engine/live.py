@@ -36,9 +36,16 @@ def identifier_from_row(schema: ResourceSchema, row: Mapping[str, Any]) -> str |
         leaf = name.split("/")[-1]
         part = _lookup(row, leaf, to_column(leaf))
         if part is None:
-            return None
+            break
         parts.append(str(part))
-    return "|".join(parts) if parts else None
+    else:
+        return "|".join(parts) if parts else None
+    # An exists query that captures one value for a single-part identifier captures the
+    # identifier under a name of its own (``id AS subnet_route_table_assn_id``).
+    values = [v for v in row.values() if v not in (None, "")]
+    if len(schema.primary_identifier) == 1 and len(values) == 1:
+        return str(values[0])
+    return None
 
 
 def export_row(schema: ResourceSchema, live: Mapping[str, Any], identifier: str) -> dict[str, Any]:

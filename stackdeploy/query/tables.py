@@ -120,6 +120,9 @@ class TableSpec:
         regions = [str(r) for r in keys.get("region", [default_region])]
         if self.kind == "resource":
             return self._fetch_resources(cloud, keys, regions, executor)
+        if self.kind == "view":
+            full = self._fetch_resources(cloud, {}, regions, executor)
+            return [{c: row.get(c) for c in self.columns} for row in full]
         if self.kind == "list_only":
             rows: list[dict[str, Any]] = []
             for region, model in itertools.product(regions, self._models(keys)):
@@ -324,9 +327,30 @@ def _key_map(names: Iterable[str]) -> dict[str, str]:
     return {name.lower(): name for name in names}
 
 
+# Custom views of the awscc provider: name -> (type, columns). A view lists every resource of
+# the type in the region, reads each one, and shows these columns (plus region).
+VIEWS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "awscc.ec2.vw_subnet_route_table_associations": (
+        "AWS::EC2::SubnetRouteTableAssociation",
+        ("id", "route_table_id", "subnet_id"),
+    ),
+}
+
+
 def resolve_table(name: str, *, region: str) -> TableSpec:
     """The spec of ``awscc.<svc>.<res>[_list_only]``; QueryError for an unknown table."""
     lowered = name.lower()
+    view = VIEWS.get(lowered)
+    if view is not None:
+        type_name, view_columns = view
+        return TableSpec(
+            name=name,
+            kind="view",
+            columns=["region", *view_columns],
+            key_names=_key_map(["region"]),
+            required=("region",),
+            schema=get_registry(region).get(type_name),
+        )
     kind = SPECIAL_TABLES.get(lowered)
     if kind is not None:
         return _special(lowered, kind)
