@@ -385,7 +385,29 @@ def global_uuid() -> str:
     return str(uuid.uuid4())
 
 
+_NO_VALUE = object()
+
+
+def filter_default(
+    subject: Any, default_value: Any = "", boolean: bool = False, *, value: Any = _NO_VALUE
+) -> Any:
+    """Jinja's ``default`` that also takes Tera's spelling ``default(value=x)``.
+
+    Jinja names the filtered value ``value``, so ``default(value='x')`` would collide with
+    it; stackql-deploy 2.x (Tera) stacks write exactly that.
+    """
+    from jinja2 import Undefined
+
+    if value is not _NO_VALUE:
+        default_value = value
+    if isinstance(subject, Undefined) or (boolean and not subject):
+        return default_value
+    return subject
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
+    "default": filter_default,
+    "d": filter_default,
     "from_json": filter_from_json,
     "json_encode": filter_json_encode,
     "generate_patch_document": filter_generate_patch_document,

@@ -6,7 +6,8 @@ and validated against the type's schema before any call. The resource is found a
 1. by its primary identifier when the props give it (``BucketName``, ``QueueName``...);
 2. otherwise, for taggable types, by the tags stack-deploy adds on create
    (``stackql:stack-name``, ``stackql:stack-env``, ``stackql:resource-name``, the keys
-   stackql-deploy stacks use), so a re-run never creates a duplicate;
+   stackql-deploy stacks use), so a re-run never creates a duplicate, and a resource whose
+   name changed is recognised (a create-only change: a replacement) rather than orphaned;
 3. otherwise by matching the create-only properties the props give (for example an
    AWS::EC2::Route by its route table and destination), listed with the list handler's
    required properties.
@@ -140,7 +141,9 @@ class DeclarativeResource:
         if self._desired is not None:
             return self._desired
         state = self.desired_without_tags()
-        if self.schema.identifier_of(state) is None and self.schema.taggable:
+        if self.schema.taggable:
+            # Tagged even when the props name the resource: a rename is then recognised as
+            # the same resource (a replacement), not a new one beside an orphan.
             state = with_tags(self.schema, state, self.stack_tags())
         try:
             if self.validate:
@@ -174,7 +177,10 @@ class DeclarativeResource:
         if identifier is not None:
             live = cloud.get_resource(self.schema.type_name, identifier, region=self.region)
             self.how_found = "by identifier"
-            return (identifier, live) if live is not None else (None, None)
+            if live is not None:
+                return identifier, live
+            if not self.schema.taggable:
+                return None, None
         if self.schema.taggable:
             wanted = self.stack_tags()
             matches = [

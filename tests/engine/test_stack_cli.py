@@ -181,3 +181,24 @@ def test_rollback_deletes_what_the_run_created(cli: StackCli, tmp_path: Path) ->
     result = cli("build", str(stack), "dev", "--on-failure", "ignore", expect=1)
     assert "1 resource(s) failed: second" in result.stderr
     assert len(cli.resources()) == 1
+
+
+def test_declarative_rename_is_a_replacement_not_an_orphan(cli: StackCli, tmp_path: Path) -> None:
+    stack = tmp_path / "rename"
+    stack.mkdir()
+    manifest = (
+        "name: rn\nproviders: [awscc]\nglobals:\n  - name: suffix\n    value: '{{ NAME }}'\n"
+        "resources:\n"
+        "  - name: bucket\n    resource_type: awscc.s3.buckets\n    props:\n"
+        "      - name: bucket_name\n        value: rn-{{ suffix }}\n"
+    )
+    (stack / "stackql_manifest.yml").write_text(manifest)
+    cli("build", str(stack), "dev", "-e", "NAME=one")
+    result = cli("plan", str(stack), "dev", "-e", "NAME=two", expect=1)
+    assert "BucketName is create-only (live 'rn-one' → desired 'rn-two')" in result.stderr
+    assert "--allow-replace" in result.stderr
+    plan = cli.plan_json(stack, "dev", "-e", "NAME=two", "--allow-replace")
+    assert plan["resources"][0]["action"] == "replace"
+    cli("build", str(stack), "dev", "-e", "NAME=two", "--allow-replace")
+    names = sorted(r["identifier"] for r in cli.resources())
+    assert names == ["rn-two"]

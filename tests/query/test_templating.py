@@ -608,3 +608,20 @@ def test_evaluate_condition_hint_for_misspelled_name() -> None:
     with pytest.raises(TemplateError) as info:
         evaluate_condition("stack_envv == 'prd'", {"stack_env": "prd"})
     assert info.value.hint == "did you mean 'stack_env'?"
+
+
+@pytest.mark.parametrize(
+    ("template", "context", "expected"),
+    [
+        ("{{ x | default('a') }}", {}, "a"),
+        ("{{ x | default(value='a') }}", {}, "a"),
+        ("{{ x | default(value='a') }}", {"x": "b"}, "b"),
+        ("{{ x | d('a') }}", {}, "a"),
+        ("{{ x | default('a', true) }}", {"x": ""}, "a"),
+        ("{{ x | default('a') }}", {"x": ""}, ""),
+    ],
+)
+def test_default_filter_jinja_and_tera_spellings(
+    template: str, context: dict[str, str], expected: str
+) -> None:
+    assert render(template, context) == expected
