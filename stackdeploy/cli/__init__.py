@@ -27,6 +27,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "plan": ("stackdeploy.cli.stack", "plan", "Show what build would change."),
     "query": ("stackdeploy.cli.query", "query", "Run awscc SQL against Cloud Control."),
     "describe": ("stackdeploy.cli.describe", "describe", "Describe a resource type's schema."),
+    "permissions": (
+        "stackdeploy.cli.permissions",
+        "permissions",
+        "List the IAM permissions a stack needs.",
+    ),
+    "init": ("stackdeploy.cli.init", "init", "Create a new stack folder."),
     "sandbox": (
         "stackdeploy.cli.sandbox",
         "sandbox",
@@ -76,6 +82,11 @@ class LazyGroup(click.Group):
             ctx.exit(130)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except BrokenPipeError:
+            # stdout closed early (``| head``): not an error worth a message.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(0)
         except Exception as exc:
             # A bug, not a user error: still one line, with the way to the traceback.
             if _debug_requested():

@@ -53,3 +53,35 @@ def test_unknown_type_is_one_line_error() -> None:
     assert len(lines) == 1
     assert lines[0].startswith("Error: unknown resource type 'awscc.s3.bukets'")
     assert "did you mean awscc.s3.buckets" in lines[0]
+
+
+def test_init_scaffolds_a_stack_that_builds(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(main, ["init", "fresh"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "fresh" / "stackql_manifest.yml").is_file()
+    assert (tmp_path / "fresh" / "resources" / "bucket.iql").is_file()
+    again = runner.invoke(main, ["init", "fresh"])
+    assert again.exit_code == 2
+    assert "fresh already exists" in again.stderr
+    sandbox = ["--sandbox", "--sandbox-state", str(tmp_path / "s.db")]
+    built = runner.invoke(main, ["build", "fresh", "dev", *sandbox])
+    assert built.exit_code == 0, built.output
+    plan = runner.invoke(main, ["plan", "fresh", "dev", "--detailed-exitcode", *sandbox])
+    assert plan.exit_code == 0, plan.output
+
+
+def test_permissions_lists_types_and_policy(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", "perm"]).exit_code == 0
+    result = runner.invoke(main, ["permissions", "perm", "dev"])
+    assert result.exit_code == 0, result.output
+    assert "AWS::S3::Bucket:" in result.stdout and "AWS::SQS::Queue:" in result.stdout
+    policy = json.loads(
+        runner.invoke(main, ["permissions", "perm", "dev", "--output", "json"]).stdout
+    )
+    actions = policy["Statement"][0]["Action"]
+    assert "cloudformation:CreateResource" in actions
+    assert "tag:GetResources" in actions  # the declarative queue is found by its tags
