@@ -309,6 +309,16 @@ class _Ctx:
     purpose: str = "input"
     model: dict[str, Any] = field(default_factory=dict)
     depth: int = 0
+    # Which oneOf/anyOf branch to take (rotates between attempts) and, for items of a
+    # uniqueItems array, which optional member to add so that items differ.
+    attempt: int = 0
+    variant: int = 0
+
+    def child(self, variant: int = 0) -> _Ctx:
+        return _Ctx(
+            self.schema, self.region, self.account_id, self.purpose, self.model,
+            self.depth + 1, self.attempt, variant,
+        )  # fmt: skip
 
     @property
     def service(self) -> str:
@@ -569,8 +579,9 @@ def _string_candidates(ctx: _Ctx, name: str, node: Mapping[str, Any]) -> Iterato
         yield _foreign_arn(ctx, name)
     if lower in ("accountid", "ownerid", "awsaccountid", "owneraccountid", "owneraccount"):
         yield acct
-    if lower in ("region", "regionname", "lastmodifiedregion"):
+    if lower in ("region", "regionname", "lastmodifiedregion", "regions"):
         yield region
+        yield "us-west-2"
     if "availabilityzone" in lower and "id" not in lower:
         yield f"{region}a"
     if _time_like(name):
@@ -618,8 +629,12 @@ def _json_text(value: Any) -> str:
 
 def _string_value(ctx: _Ctx, name: str, node: Mapping[str, Any]) -> str | None:
     pattern, lo, hi = _string_limits(node)
+    skip = ctx.variant  # an item of an array that must differ from its siblings
     for candidate in _string_candidates(ctx, name, node):
         if fits(candidate, pattern=pattern, min_length=lo, max_length=hi):
+            if skip:
+                skip -= 1
+                continue
             return candidate
     if pattern:
         if "arn:" in pattern:
@@ -696,46 +711,49 @@ def _healthy_enum(values: Sequence[Any]) -> Any:
     return values[0]
 
 
-def _choose_branch(ctx: _Ctx, node: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Merge a oneOf/anyOf branch (the simplest: fewest required properties) into node."""
+def _merge_nodes(ctx: _Ctx, base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` constrained further by ``extra`` (both resolved): an allOf of the two."""
+    merged = dict(ctx.schema.resolve(base))
+    for key, value in ctx.schema.resolve(extra).items():
+        if key == "required" and isinstance(value, list):
+            merged["required"] = list(dict.fromkeys([*merged.get("required", []), *value]))
+        elif key == "properties" and isinstance(value, Mapping):
+            props = dict(merged.get("properties") or {})
+            for name, sub in value.items():
+                props[name] = _merge_nodes(ctx, props[name], sub) if name in props else sub
+            merged["properties"] = props
+        else:
+            merged.setdefault(key, value)
+    if "properties" in merged and "type" not in merged:
+        merged["type"] = "object"
+    return merged
+
+
+def _choose_branch(ctx: _Ctx, node: Mapping[str, Any]) -> dict[str, Any]:
+    """Fold allOf parts and one oneOf/anyOf branch into ``node``.
+
+    Branches are tried simplest first (fewest required properties); ``ctx.attempt`` rotates
+    the choice so a caller can retry with another branch. A oneOf branch that requires
+    nothing gets its first property, so the other branches (often ``additionalProperties:
+    false`` with other members) do not match too.
+    """
+    node = dict(node)
+    for part in node.pop("allOf", None) or []:
+        node = _merge_nodes(ctx, node, _choose_branch(ctx, ctx.schema.resolve(part)))
     for key in ("oneOf", "anyOf"):
-        branches = node.get(key)
+        branches = node.pop(key, None)
         if not isinstance(branches, list) or not branches:
             continue
-        resolved = [ctx.schema.resolve(b) for b in branches]
-        best = min(
-            range(len(resolved)),
-            key=lambda i: (len(resolved[i].get("required", []) or []), i),
+        resolved = [_choose_branch(ctx, ctx.schema.resolve(b)) for b in branches]
+        order = sorted(
+            range(len(resolved)), key=lambda i: (len(resolved[i].get("required", []) or []), i)
         )
-        merged = {k: v for k, v in node.items() if k not in ("oneOf", "anyOf")}
-        branch = resolved[best]
-        for k, v in branch.items():
-            if k == "required":
-                merged["required"] = list(merged.get("required", [])) + list(v)
-            elif k == "properties":
-                merged["properties"] = {**merged.get("properties", {}), **v}
-            else:
-                merged.setdefault(k, v)
-        if "properties" in merged and "type" not in merged:
-            merged["type"] = "object"
-        return merged
+        branch = dict(resolved[order[ctx.attempt % len(order)]])
+        props = branch.get("properties")
+        if key == "oneOf" and not branch.get("required") and isinstance(props, Mapping) and props:
+            branch["required"] = [next(iter(props))]
+        node = _merge_nodes(ctx, node, branch)
     return node
-
-
-def _merge_all_of(ctx: _Ctx, node: Mapping[str, Any]) -> Mapping[str, Any]:
-    parts = node.get("allOf")
-    if not isinstance(parts, list):
-        return node
-    merged = {k: v for k, v in node.items() if k != "allOf"}
-    for part in parts:
-        for k, v in ctx.schema.resolve(part).items():
-            if k == "required":
-                merged["required"] = list(merged.get("required", [])) + list(v)
-            elif k == "properties":
-                merged["properties"] = {**merged.get("properties", {}), **v}
-            else:
-                merged.setdefault(k, v)
-    return merged
 
 
 _MISSING = object()
@@ -744,7 +762,7 @@ _MISSING = object()
 def _generate(ctx: _Ctx, node: Any, name: str, path: tuple[Any, ...]) -> Any:
     """A value valid for ``node`` (resolved here); ``_MISSING`` when none can be made."""
     resolved = ctx.schema.resolve(node) if isinstance(node, Mapping) else {}
-    resolved = dict(_choose_branch(ctx, _merge_all_of(ctx, resolved)))
+    resolved = _choose_branch(ctx, resolved)
     if "const" in resolved:
         return resolved["const"]
     enum = resolved.get("enum")
@@ -795,6 +813,16 @@ def _object_value(ctx: _Ctx, node: Mapping[str, Any], path: tuple[Any, ...]) -> 
     xor = node.get("requiredXor")
     if isinstance(xor, list) and xor and not any(k in wanted for k in xor):
         wanted.append(xor[0])
+    if ctx.variant and props:
+        # Make this item differ from its siblings (uniqueItems): add an optional member.
+        optional = [
+            k
+            for k in props
+            if k not in wanted
+            and not (ctx.purpose == "input" and ctx.schema.is_read_only((*path, k)))
+        ]
+        if optional:
+            wanted.append(optional[(ctx.variant - 1) % len(optional)])
     if ctx.purpose == "output" and not wanted:
         # A read-only object AWS returns: fill its scalar members too.
         wanted = [
@@ -812,7 +840,7 @@ def _object_value(ctx: _Ctx, node: Mapping[str, Any], path: tuple[Any, ...]) -> 
             )
         if ctx.purpose == "input" and ctx.schema.is_read_only((*path, key)):
             return _MISSING
-        inner = _Ctx(ctx.schema, ctx.region, ctx.account_id, ctx.purpose, ctx.model, ctx.depth + 1)
+        inner = ctx.child()
         value = _generate(inner, sub, key, (*path, key))
         if value is _MISSING:
             return _MISSING
@@ -823,9 +851,7 @@ def _object_value(ctx: _Ctx, node: Mapping[str, Any], path: tuple[Any, ...]) -> 
         if isinstance(patterns, Mapping) and patterns:
             key_pattern, sub = next(iter(patterns.items()))
             key = string_for_pattern(key_pattern, _RNG, min_length=1) or "key"
-            inner = _Ctx(
-                ctx.schema, ctx.region, ctx.account_id, ctx.purpose, ctx.model, ctx.depth + 1
-            )
+            inner = ctx.child()
             value = _generate(inner, sub, key, (*path, key))
             if value is _MISSING:
                 return _MISSING
@@ -837,14 +863,7 @@ def _object_value(ctx: _Ctx, node: Mapping[str, Any], path: tuple[Any, ...]) -> 
                 if len(result) >= min_props:
                     break
                 if key not in result:
-                    inner = _Ctx(
-                        ctx.schema,
-                        ctx.region,
-                        ctx.account_id,
-                        ctx.purpose,
-                        ctx.model,
-                        ctx.depth + 1,
-                    )
+                    inner = ctx.child()
                     value = _generate(inner, sub, key, (*path, key))
                     if value is not _MISSING:
                         result[key] = value
@@ -865,13 +884,13 @@ def _array_value(ctx: _Ctx, node: Mapping[str, Any], name: str, path: tuple[Any,
     result: list[Any] = []
     tries = 0
     while len(result) < count and tries < count * 4 + 4:
+        inner = ctx.child(variant=tries)
         tries += 1
-        inner = _Ctx(ctx.schema, ctx.region, ctx.account_id, ctx.purpose, ctx.model, ctx.depth + 1)
         value = _generate(inner, items, singular, (*path, len(result)))
         if value is _MISSING:
             return _MISSING if min_items > 0 else []
-        if value in result and node.get("uniqueItems"):
-            continue
+        if value in result and (node.get("uniqueItems") or tries <= count * 2):
+            continue  # arrays rarely want duplicates; try a variant
         result.append(value)
     if len(result) < min_items:
         return _MISSING
@@ -1177,36 +1196,6 @@ def tagging_resource_type(type_name: str) -> str:
 
 
 # ----------------------------------------------------- minimal desired state
-def _top_level_branches(schema: ResourceSchema) -> list[list[str]]:
-    """Alternative sets of extra required properties from top-level oneOf/anyOf/requiredXor."""
-    raw = schema.raw
-    options: list[list[str]] = [[]]
-    for key in ("oneOf", "anyOf"):
-        branches = raw.get(key)
-        if isinstance(branches, list) and branches:
-            found = []
-            for branch in branches:
-                required = schema.resolve(branch).get("required")
-                if isinstance(required, list):
-                    found.append([r for r in required if isinstance(r, str)])
-            if found:
-                options = sorted(found, key=len)
-            break
-    xor = raw.get("requiredXor")
-    if isinstance(xor, list) and xor:
-        options = [[*o, x] for x in xor if isinstance(x, str) for o in options]
-    all_of = raw.get("allOf")
-    if isinstance(all_of, list):
-        extra = [
-            r
-            for part in all_of
-            for r in (schema.resolve(part).get("required") or [])
-            if isinstance(r, str)
-        ]
-        options = [[*o, *extra] for o in options]
-    return options
-
-
 def minimal_desired_state(schema: ResourceSchema) -> dict[str, Any] | None:
     """A minimal valid desired state for ``schema``'s type, or None when none can be made.
 
@@ -1217,26 +1206,19 @@ def minimal_desired_state(schema: ResourceSchema) -> dict[str, Any] | None:
     """
     from stackdeploy.schema import desired as desired_mod
 
-    for extra in _top_level_branches(schema):
-        names = list(dict.fromkeys([*schema.required, *extra]))
-        if any(schema.is_read_only((n,)) for n in names):
+    root: dict[str, Any] = {
+        "type": "object",
+        "properties": dict(schema.properties),
+        "required": list(schema.required),
+    }
+    for key in ("oneOf", "anyOf", "allOf", "requiredXor"):
+        if key in schema.raw:
+            root[key] = schema.raw[key]
+    for attempt in range(6):
+        ctx = _Ctx(schema, schema.region, "123456789012", "input", {}, attempt=attempt)
+        state = _generate(ctx, root, "", ())
+        if not isinstance(state, dict):
             continue
-        for _attempt in range(3):
-            state: dict[str, Any] | None = {}
-            ctx = _Ctx(schema, schema.region, "123456789012", "input", {})
-            for name in names:
-                node = schema.properties.get(name)
-                if node is None:
-                    state = None
-                    break
-                value = _generate(ctx, node, name, (name,))
-                if value is _MISSING:
-                    state = None
-                    break
-                assert state is not None
-                state[name] = value
-            if state is None:
-                break
-            if not desired_mod.validate(schema, state, mode="create"):
-                return state
+        if not desired_mod.validate(schema, state, mode="create"):
+            return state
     return None
