@@ -90,6 +90,8 @@ _ARN_SERVICE: dict[str, str] = {
     "SES": "ses",
     "SDB": "sdb",
     "EKS": "eks",
+    "VpcLattice": "vpc-lattice",
+    "Location": "geo",
 }
 # Services whose ARNs carry no region, or neither region nor account.
 _GLOBAL_SERVICES = {"iam", "cloudfront", "organizations", "route53", "waf", "globalaccelerator"}
@@ -369,7 +371,25 @@ def _model_name(ctx: _Ctx) -> str | None:
         value = ctx.model.get(key)
         if isinstance(value, str) and value:
             return value
+    for key in ctx.schema.primary_identifier:
+        value = ctx.model.get(key)
+        if isinstance(value, str) and value and not value.startswith(("arn:", "http")):
+            return value
     return None
+
+
+def own_arn_keys(schema: ResourceSchema) -> list[str]:
+    """Top-level properties holding the resource's own ARN (``Arn``, ``ClusterArn``,
+    ``AddonInstanceArn`` for ``MailManagerAddonInstance``), best first."""
+    resource = _segments(schema.type_name)[1]
+    keys = [k for k in ("Arn", "ARN", f"{resource}Arn", f"{resource}ARN") if k in schema.properties]
+    for key in schema.properties:
+        stem = re.sub(r"(Arn|ARN)$", "", key)
+        if key in keys or stem == key or not stem or not schema.is_read_only((key,)):
+            continue
+        if resource.endswith(stem) or stem.endswith(resource):
+            keys.append(key)
+    return keys
 
 
 def _foreign_arn(ctx: _Ctx, name: str) -> str:
@@ -574,7 +594,7 @@ def _string_candidates(ctx: _Ctx, name: str, node: Mapping[str, Any]) -> Iterato
     if name in _ID_PREFIX_BY_NAME:
         yield ec2_id(_ID_PREFIX_BY_NAME[name])
     if name.endswith(("Arn", "ARN")) or name == "Arn" or lower.endswith("arns"):
-        if ctx.purpose == "output" and name in ("Arn", "ARN", f"{ctx.resource}Arn"):
+        if ctx.purpose == "output" and name in own_arn_keys(ctx.schema):
             yield _own_arn(ctx)
         yield _foreign_arn(ctx, name)
     if lower in ("accountid", "ownerid", "awsaccountid", "owneraccountid", "owneraccount"):
@@ -659,7 +679,7 @@ def _polish_arn(ctx: _Ctx, text: str, pattern: str, lo: int, hi: int | None) -> 
     parts = text.split(":", 5)
     if len(parts) < 6:
         return text
-    for index, value in ((1, "aws"), (3, ctx.region), (4, ctx.account_id)):
+    for index, value in ((1, "aws"), (2, ctx.service), (3, ctx.region), (4, ctx.account_id)):
         if index in (3, 4) and not parts[index]:
             continue  # the pattern wants it empty (IAM, S3)
         trial = [*parts]
@@ -1148,9 +1168,7 @@ def resource_arn(
     identifier) when it has one; otherwise built in the real format from the identifier.
     None when the model has no identifier.
     """
-    resource = _segments(schema.type_name)[1]
-    keys = ["Arn", "ARN", f"{resource}Arn", f"{resource}ARN", *schema.primary_identifier]
-    for key in keys:
+    for key in [*own_arn_keys(schema), *schema.primary_identifier]:
         value = model.get(key)
         if isinstance(value, str) and value.startswith("arn:"):
             return value
