@@ -132,6 +132,34 @@ def _changed(schema_patterns: Sequence[Pattern], old: Any, new: Any) -> list[str
     return [_pointer(p) for p in schema_patterns if values_at(old, p) != values_at(new, p)]
 
 
+def _read_only_set(schema_patterns: Sequence[Pattern], old: Any, new: Any) -> list[str]:
+    """Read-only patterns whose value a patch set or changed (a value it only removed, by
+    replacing a parent, is computed again rather than refused)."""
+    hits = []
+    for pattern in schema_patterns:
+        before = values_at(old, pattern)
+        after = values_at(new, pattern)
+        if any(path not in before or before[path] != value for path, value in after.items()):
+            hits.append(_pointer(pattern))
+    return hits
+
+
+def _set_at(model: Any, path: Sequence[str | int], value: Any) -> None:
+    node = model
+    for token in path[:-1]:
+        if (isinstance(node, dict) and token in node) or (
+            isinstance(node, list) and isinstance(token, int) and token < len(node)
+        ):
+            node = node[token]
+        else:
+            return
+    last = path[-1]
+    if isinstance(node, dict) or (
+        isinstance(node, list) and isinstance(last, int) and last < len(node)
+    ):
+        node[last] = value
+
+
 def _read_only_given(schema: ResourceSchema, state: Any, path: tuple[str | int, ...] = ()) -> list:
     """Paths of read-only properties present in a desired state."""
     hits: list[tuple[str | int, ...]] = []
@@ -505,7 +533,7 @@ class Handlers:
                 "Invalid patch update: createOnlyProperties "
                 f"[{', '.join(dict.fromkeys(create_only))}] cannot be updated",
             )
-        read_only = _changed(schema.read_only, current, updated)
+        read_only = _read_only_set(schema.read_only, current, updated)
         if read_only:
             raise SandboxError(
                 "InvalidRequest",
@@ -516,6 +544,7 @@ class Handlers:
         messages = _violations(schema, strip_paths(updated, schema.read_only), "update")
         if messages:
             raise SandboxError("InvalidRequest", _model_validation_message(messages))
+        updated = self._refill_read_only(schema, current, updated, ctx)
         return self._submit(
             ctx=ctx,
             schema=schema,
@@ -528,6 +557,30 @@ class Handlers:
             must_exist=True,
             now=now,
         )
+
+    @staticmethod
+    def _refill_read_only(
+        schema: ResourceSchema, current: dict[str, Any], updated: dict[str, Any], ctx: Context
+    ) -> dict[str, Any]:
+        """Read-only values a patch dropped (by replacing their parent, as a patch of a whole
+        ``InstanceGroups`` array does) are computed again, as AWS's handler would; top-level
+        ones (ARNs, ids, timestamps) keep their current values."""
+        from stackdeploy.sandbox import values
+
+        if not schema.read_only:
+            return updated
+        refilled = values.complete_model(
+            schema,
+            strip_paths(updated, schema.read_only),
+            region=ctx.region,
+            account_id=ctx.account,
+        )
+        for pattern in schema.read_only:
+            for path, value in values_at(updated, pattern).items():
+                _set_at(refilled, path, value)
+            if len(pattern) == 1 and pattern[0] in current and pattern[0] not in updated:
+                refilled[pattern[0]] = current[pattern[0]]
+        return refilled
 
     def op_DeleteResource(self, params: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
         _required(params, "TypeName", "Identifier")
