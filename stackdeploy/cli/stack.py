@@ -196,7 +196,12 @@ def build(
         strict=strict,
     ) as runner:
         result = runner.build()
-        _print_plan(runner, result.plan, output)
+        if dry_run or output.json:
+            _print_plan(runner, result.plan, output)
+        else:
+            from stackdeploy.report.text import render_applied_text
+
+            click.echo(render_applied_text(result.plan, elapsed=result.elapsed), nl=False)
         if not dry_run:
             _write_exports(output_file, result.exports)
         if result.failures:
@@ -310,4 +315,11 @@ def teardown(
         strict=strict,
     ) as runner:
         result = runner.teardown()
-        _print_plan(runner, result.plan, output)
+        if dry_run or output.json:
+            _print_plan(runner, result.plan, output)
+        else:
+            from stackdeploy.report.text import render_applied_text
+
+            click.echo(
+                render_applied_text(result.plan, elapsed=result.elapsed, teardown=True), nl=False
+            )

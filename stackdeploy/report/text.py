@@ -131,6 +131,23 @@ def summary_line(plan: Plan) -> str:
     return line
 
 
+def render_applied_text(plan: Plan, *, elapsed: float, teardown: bool = False) -> str:
+    """One line saying what a finished build or teardown did (the per-resource progress
+    went to stderr as it happened)."""
+    counts = plan.summary
+    skipped = sum(1 for r in plan.resources if r.action == "skip")
+    if teardown:
+        done = f"{counts['delete']} deleted, {skipped} skipped"
+        return f"Teardown of {plan.stack_name} ({plan.env}) complete: {done} ({elapsed:.1f}s).\n"
+    done = (
+        f"{counts['create']} created, {counts['update']} updated, "
+        f"{counts['replace']} replaced, {counts['noop']} unchanged"
+    )
+    if skipped:
+        done += f", {skipped} skipped"
+    return f"Build of {plan.stack_name} ({plan.env}) complete: {done} ({elapsed:.1f}s).\n"
+
+
 def render_plan_text(plan: Plan, *, color: bool = False, masker: Masker | None = None) -> str:
     """The plan as text (ends with a newline). Secrets are masked with ``masker`` (default:
     write-only paths from the bundled schemas; no protected values)."""

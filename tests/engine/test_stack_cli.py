@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.engine.conftest import STACKS, StackCli
 
 BUCKET = STACKS / "bucket"
@@ -202,3 +204,20 @@ def test_declarative_rename_is_a_replacement_not_an_orphan(cli: StackCli, tmp_pa
     cli("build", str(stack), "dev", "-e", "NAME=two", "--allow-replace")
     names = sorted(r["identifier"] for r in cli.resources())
     assert names == ["rn-two"]
+
+
+def test_no_credentials_and_no_sandbox_says_how_to_get_either(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from stackdeploy.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(main, ["plan", str(BUCKET), "dev"])
+    assert result.exit_code == 1
+    assert "no AWS credentials" in result.stderr
+    assert "--sandbox" in result.stderr
+    assert "Traceback" not in result.stderr
