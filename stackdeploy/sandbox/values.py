@@ -1240,3 +1240,16 @@ def minimal_desired_state(schema: ResourceSchema) -> dict[str, Any] | None:
         if not desired_mod.validate(schema, state, mode="create"):
             return state
     return None
+
+
+def example_value(schema: ResourceSchema, path: Sequence[str | int]) -> Any:
+    """A valid input value for the property at ``path`` (None when none can be made).
+
+    For tests and demonstrations that need a plausible value to set, e.g. in a patch.
+    """
+    node = schema.subschema(path)
+    if node is None:
+        return None
+    ctx = _Ctx(schema, schema.region, "123456789012", "input", {})
+    value = _generate(ctx, node, str(path[-1]) if path else "", tuple(path))
+    return None if value is _MISSING else value

@@ -1,0 +1,250 @@
+"""A sweep over the registry: every type the sandbox can handle, through boto3.
+
+For each resource type in us-east-1: generate a minimal valid desired state from the schema,
+CreateResource and poll to SUCCESS, GetResource (identifier, desired values, no write-only
+properties), UpdateResource with a patch on an updatable property where the schema offers
+one, DeleteResource, and GetResource again (ResourceNotFound). The sweep runs against the
+session sandbox subprocess in an account of its own, on a thread pool, and prints how many
+types it covered and why the others were left out.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from stackdeploy.sandbox import values
+from stackdeploy.schema import desired
+from stackdeploy.schema.model import ResourceSchema, format_path
+from stackdeploy.schema.registry import get_registry
+from tests.sandbox.helpers import FINAL
+
+REGION = "us-east-1"
+SWEEP_ACCOUNT = "210987654321"  # its own account: the session sandbox is shared
+MIN_COVERAGE = 300
+WORKERS = 6
+POLL_TIMEOUT = 20.0
+UPDATE_TAG = {"Key": "sweep", "Value": "updated"}
+
+
+@dataclass
+class Outcome:
+    type_name: str
+    covered: bool = False
+    category: str = ""  # why it was not covered; empty when covered
+    detail: str = ""
+    updated: bool = False
+    update_note: str = ""
+    problems: list[str] = field(default_factory=list)  # wrong behaviour seen on the way
+
+
+def _wait(client: Any, event: dict[str, Any]) -> dict[str, Any]:
+    deadline = time.monotonic() + POLL_TIMEOUT
+    while event["OperationStatus"] not in FINAL:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"request still {event['OperationStatus']}")
+        time.sleep(0.01)
+        event = client.get_resource_request_status(RequestToken=event["RequestToken"])[
+            "ProgressEvent"
+        ]
+    return event
+
+
+def _get(client: Any, type_name: str, identifier: str) -> dict[str, Any]:
+    answer = client.get_resource(TypeName=type_name, Identifier=identifier)
+    return dict(json.loads(answer["ResourceDescription"]["Properties"]))
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "ClientError"))
+
+
+def _update_patch(
+    schema: ResourceSchema, state: dict[str, Any], current: dict[str, Any]
+) -> list[dict[str, Any]] | None:
+    """One patch op on an updatable property (not create-only, read-only or write-only),
+    valid together with the rest of the state; None when the schema offers none."""
+    candidates = [
+        name
+        for name in schema.properties
+        if not schema.is_read_only((name,))
+        and not schema.is_create_only((name,))
+        and not schema.is_write_only((name,))
+        # Nothing beneath it create-only, read-only or write-only: a clean, visible change.
+        and not schema.create_only_under((name,))
+        and not any(p[:1] == (name,) for p in (*schema.read_only, *schema.write_only))
+    ]
+    if schema.taggable and schema.tag_property in candidates:
+        # Tags first: every taggable type can take them and they are easy to check.
+        candidates.remove(schema.tag_property)
+        candidates.insert(0, schema.tag_property)
+    for name in candidates:
+        if name == schema.tag_property:
+            value: Any = (
+                {UPDATE_TAG["Key"]: UPDATE_TAG["Value"]} if schema.tags_are_map else [UPDATE_TAG]
+            )
+        else:
+            value = values.example_value(schema, (name,))
+        if value is None or value == current.get(name):
+            continue
+        patched = {**state, name: value}
+        if desired.validate(schema, patched, mode="update"):
+            continue
+        op = "replace" if name in current else "add"
+        return [{"op": op, "path": f"/{name}", "value": value}]
+    return None
+
+
+def _differences(schema: ResourceSchema, path: tuple[Any, ...], wanted: Any, got: Any) -> list[str]:
+    """Where ``got`` (read back) differs from ``wanted`` (sent), ignoring what AWS adds or
+    hides: read-only members it fills in and write-only members it never returns."""
+    if schema.is_write_only(path):
+        return []
+    if isinstance(wanted, dict) and isinstance(got, dict):
+        found = []
+        for key, value in wanted.items():
+            if key not in got and schema.is_write_only((*path, key)):
+                continue
+            found += _differences(schema, (*path, key), value, got.get(key))
+        for key in got.keys() - wanted.keys():
+            if not schema.is_read_only((*path, key)):
+                found.append(f"{format_path((*path, key))} appeared")
+        return found
+    if isinstance(wanted, list) and isinstance(got, list) and len(wanted) == len(got):
+        return [
+            d
+            for index, (w, g) in enumerate(zip(wanted, got, strict=True))
+            for d in _differences(schema, (*path, index), w, g)
+        ]
+    return [] if wanted == got else [f"{format_path(path)}={got!r}, sent {wanted!r}"]
+
+
+def _check_read(
+    outcome: Outcome, schema: ResourceSchema, state: dict[str, Any], props: dict[str, Any]
+) -> None:
+    for pattern in schema.write_only:
+        if len(pattern) == 1 and pattern[0] in props:
+            outcome.problems.append(f"write-only {pattern[0]} returned by GetResource")
+    for name, value in state.items():
+        problems = _differences(schema, (name,), value, props.get(name))
+        if problems:
+            outcome.problems.append("GetResource " + problems[0])
+            break
+
+
+def sweep_one(client: Any, schema: ResourceSchema) -> Outcome:
+    outcome = _sweep(client, schema)
+    if outcome.problems:
+        outcome.covered = False
+        outcome.category = "wrong behaviour"
+    elif not outcome.category:
+        outcome.covered = True
+    return outcome
+
+
+def _sweep(client: Any, schema: ResourceSchema) -> Outcome:
+    type_name = schema.type_name
+    outcome = Outcome(type_name)
+    state = values.minimal_desired_state(schema)
+    if state is None:
+        outcome.category = "no minimal desired state can be generated from the schema"
+        return outcome
+    try:
+        event = client.create_resource(TypeName=type_name, DesiredState=json.dumps(state))
+        final = _wait(client, event["ProgressEvent"])
+    except ClientError as exc:
+        outcome.category = f"CreateResource refused: {_error_code(exc)}"
+        outcome.detail = str(exc)[:200]
+        return outcome
+    if final["OperationStatus"] != "SUCCESS":
+        outcome.category = f"create ended {final['OperationStatus']}: {final.get('ErrorCode')}"
+        outcome.detail = str(final.get("StatusMessage", ""))[:200]
+        return outcome
+    identifier = final["Identifier"]
+    try:
+        props = _get(client, type_name, identifier)
+        _check_read(outcome, schema, state, props)
+        if schema.identifier_of(props) != identifier:
+            outcome.problems.append(f"identifier {identifier!r} not in the model read back")
+
+        patch = _update_patch(schema, state, props)
+        if patch is None:
+            outcome.update_note = "no updatable property"
+        else:
+            event = client.update_resource(
+                TypeName=type_name, Identifier=identifier, PatchDocument=json.dumps(patch)
+            )
+            final = _wait(client, event["ProgressEvent"])
+            if final["OperationStatus"] == "SUCCESS":
+                after = _get(client, type_name, identifier)
+                if after.get(patch[0]["path"][1:]) != patch[0]["value"]:
+                    outcome.problems.append(f"update of {patch[0]['path']} not visible")
+                outcome.updated = True
+            else:
+                outcome.update_note = (
+                    f"update {final.get('ErrorCode')}: {final.get('StatusMessage')}"
+                )
+
+        final = _wait(
+            client,
+            client.delete_resource(TypeName=type_name, Identifier=identifier)["ProgressEvent"],
+        )
+        if final["OperationStatus"] != "SUCCESS":
+            outcome.problems.append(f"delete ended {final['OperationStatus']}")
+            return outcome
+        try:
+            client.get_resource(TypeName=type_name, Identifier=identifier)
+            outcome.problems.append("GetResource after delete did not fail")
+        except ClientError as exc:
+            if _error_code(exc) != "ResourceNotFoundException":
+                outcome.problems.append(f"GetResource after delete raised {_error_code(exc)}")
+    except (ClientError, TimeoutError) as exc:
+        outcome.problems.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+        return outcome
+    return outcome
+
+
+def _summary(outcomes: list[Outcome], elapsed: float) -> str:
+    covered = [o for o in outcomes if o.covered]
+    lines = [
+        f"sweep: {len(covered)} of {len(outcomes)} registry types covered in {elapsed:.1f} s "
+        f"({sum(o.updated for o in covered)} also updated)"
+    ]
+    reasons = collections.Counter(o.category for o in outcomes if not o.covered)
+    for reason, count in reasons.most_common():
+        examples = [o.type_name for o in outcomes if o.category == reason][:4]
+        lines.append(f"  skipped {count:4d}: {reason} (e.g. {', '.join(examples)})")
+    notes = collections.Counter(
+        o.update_note.split(":")[0] for o in covered if not o.updated and o.update_note
+    )
+    for note, count in notes.most_common():
+        lines.append(f"  not updated {count:4d}: {note}")
+    for o in outcomes:
+        if o.problems:
+            lines.append(f"  problem {o.type_name}: {'; '.join(o.problems)}")
+    return "\n".join(lines)
+
+
+@pytest.mark.slow  # ~30 s: about 10,000 requests over every type in the registry
+def test_sweep_registry_types_through_boto3(sandbox: Any) -> None:
+    client = sandbox.client("cloudcontrol", account=SWEEP_ACCOUNT)
+    registry = get_registry(REGION)
+    schemas = [registry.get(name) for name in registry.type_names()]
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        outcomes = list(pool.map(lambda s: sweep_one(client, s), schemas))
+    elapsed = time.monotonic() - started
+    summary = _summary(outcomes, elapsed)
+    print(summary)
+
+    covered = sum(o.covered for o in outcomes)
+    assert covered >= MIN_COVERAGE, summary
+    problems = [o for o in outcomes if o.problems]
+    assert not problems, summary
