@@ -35,7 +35,9 @@ def main() -> None:
     base = statistics.median(times["python -c pass (baseline)"])
     for name, samples in times.items():
         med = statistics.median(samples)
-        print(f"{name:<28} median {med * 1000:7.1f} ms   +{(med - base) * 1000:6.1f} ms over baseline")
+        print(
+            f"{name:<28} median {med * 1000:7.1f} ms   +{(med - base) * 1000:6.1f} ms over baseline"
+        )
 
 
 if __name__ == "__main__":

@@ -145,18 +145,18 @@ def _read_only_set(schema_patterns: Sequence[Pattern], old: Any, new: Any) -> li
 
 
 def _set_at(model: Any, path: Sequence[str | int], value: Any) -> None:
-    node = model
+    node: Any = model
     for token in path[:-1]:
-        if (isinstance(node, dict) and token in node) or (
-            isinstance(node, list) and isinstance(token, int) and token < len(node)
-        ):
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and isinstance(token, int) and token < len(node):
             node = node[token]
         else:
             return
     last = path[-1]
-    if isinstance(node, dict) or (
-        isinstance(node, list) and isinstance(last, int) and last < len(node)
-    ):
+    if isinstance(node, dict):
+        node[last] = value
+    elif isinstance(node, list) and isinstance(last, int) and last < len(node):
         node[last] = value
 
 
