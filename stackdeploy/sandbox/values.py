@@ -256,7 +256,8 @@ _HEALTHY = (
     "active", "available", "inservice", "ready", "enabled", "running", "succeeded",
     "success", "completed", "complete", "create_complete", "created", "deployed", "issued",
     "healthy", "ok", "online", "attached", "associated", "open", "valid", "published",
-    "provisioned", "in_service", "accepted", "connected",
+    "provisioned", "in_service", "accepted", "connected", "operational", "in_sync", "up",
+    "live", "applied", "launched", "confirmed",
 )  # fmt: skip
 # Read-only properties AWS only sets when something went wrong: left out of a healthy model.
 _FAILURE_WORDS = ("Failure", "Error", "Reason", "StatusMessage", "StateMessage", "Deprecat")
@@ -545,6 +546,9 @@ _SPECIAL_ARNS: dict[str, Callable[[_Ctx, str], str]] = {
 }
 
 
+_ACCOUNT_NAMES = ("accountid", "ownerid", "awsaccountid", "owneraccountid", "owneraccount")
+
+
 def _time_like(name: str) -> bool:
     return bool(
         re.search(r"(Time|Date|At|Timestamp|DateTime|Created|Modified|Updated|Since)$", name)
@@ -597,9 +601,9 @@ def _string_candidates(ctx: _Ctx, name: str, node: Mapping[str, Any]) -> Iterato
         if ctx.purpose == "output" and name in own_arn_keys(ctx.schema):
             yield _own_arn(ctx)
         yield _foreign_arn(ctx, name)
-    if lower in ("accountid", "ownerid", "awsaccountid", "owneraccountid", "owneraccount"):
+    if lower in _ACCOUNT_NAMES:
         yield acct
-    if lower in ("region", "regionname", "lastmodifiedregion", "regions"):
+    if lower in ("regionname", "regions") or lower.endswith("region"):
         yield region
         yield "us-west-2"
     if "availabilityzone" in lower and "id" not in lower:
@@ -1118,6 +1122,8 @@ def _identifier_value(ctx: _Ctx, name: str, node: Mapping[str, Any]) -> Any:
     pattern, lo, hi = _string_limits(node)
     lower = name.lower()
     candidates: list[str] = []
+    if lower in _ACCOUNT_NAMES:
+        candidates.append(ctx.account_id)
     if lower.endswith("arn"):
         candidates += [_own_arn(ctx), _own_arn(ctx, _alnum(12)), _own_arn(ctx, _uuid())]
     elif lower.endswith("id") or lower == "identifier":
@@ -1205,9 +1211,8 @@ def tagging_resource_type(type_name: str) -> str:
         return f"iam:{ {'ManagedPolicy': 'policy'}.get(resource, _kebab(resource)) }"
     special = _SPECIAL_ARNS.get(type_name)
     if special is not None:
-        from stackdeploy.schema.registry import get_schema
-
-        arn = special(_Ctx(get_schema(type_name), "us-east-1", "123456789012", "output"), "x")
+        bare = ResourceSchema({"typeName": type_name})  # the ARN shape needs no properties
+        arn = special(_Ctx(bare, "us-east-1", "123456789012", "output"), "x")
         rest = arn.split(":", 5)[5]
         return f"{service}:{re.split(r'[:/]', rest)[0].lower()}"
     return f"{service}:{_kebab(resource)}"
