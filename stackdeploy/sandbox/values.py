@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from stackdeploy.sandbox.formats import fits, string_for_pattern
@@ -325,7 +326,7 @@ class _Ctx:
 
     @property
     def service(self) -> str:
-        return arn_service(self.schema.type_name)
+        return arn_hints(self.schema).service or arn_service(self.schema.type_name)
 
     @property
     def resource(self) -> str:
@@ -427,6 +428,58 @@ def _foreign_arn(ctx: _Ctx, name: str) -> str:
     return f"arn:aws:{ctx.service}:{region}:{acct}:{_kebab(base)}/example-{_alnum(8)}"
 
 
+_PATTERN_SERVICE = re.compile(r"arn:[^:]*:([a-z][a-z0-9-]*):(:?)")
+_PATTERN_SEGMENT = re.compile(
+    r"(?:\{12\}\)?\??|\\d\+|\[0-9\]\+|\[0-9\]\*):([a-zA-Z][a-zA-Z0-9-]*)(\\?/|:)"
+)
+
+
+# Fallback: the first literal word between colons after the service (``:.+:signal-map:``).
+_LOOSE_SEGMENT = re.compile(r":([a-zA-Z][a-zA-Z0-9-]*)(\\?/|:)")
+
+
+@dataclass(frozen=True)
+class ArnHints:
+    """What a schema's own-ARN pattern says about the ARN's shape."""
+
+    service: str | None = None
+    segment: str | None = None
+    separator: str = "/"
+    regional: bool = True
+
+
+_hints_cache: dict[str, ArnHints] = {}
+
+
+def arn_hints(schema: ResourceSchema) -> ArnHints:
+    """Service name and resource-type segment read off the pattern of the type's own ARN
+    property (``^arn:aws[-a-z0-9]*:connect-campaigns:...:campaign/...``), where literal."""
+    cached = _hints_cache.get(schema.type_name)
+    if cached is not None:
+        return cached
+    hints = ArnHints()
+    for key in own_arn_keys(schema):
+        node = schema.subschema((key,)) or {}
+        pattern = node.get("pattern")
+        if not isinstance(pattern, str):
+            continue
+        service = _PATTERN_SERVICE.search(pattern)
+        if service is None:
+            continue
+        segment = _PATTERN_SEGMENT.search(pattern, service.end()) or _LOOSE_SEGMENT.search(
+            pattern, service.end() - 1
+        )
+        hints = ArnHints(
+            service.group(1),
+            segment.group(1) if segment else None,
+            (segment.group(2)[-1] if segment else "/"),
+            regional=service.group(2) != ":",
+        )
+        break
+    _hints_cache[schema.type_name] = hints
+    return hints
+
+
 def own_id(schema: ResourceSchema) -> str:
     """A new id in the real format of ``schema``'s type (``vpc-0...``, ``AROA...``, ...)."""
     service, resource = _segments(schema.type_name)
@@ -469,11 +522,25 @@ def _own_arn(ctx: _Ctx, ident: str | None = None) -> str:
         path = ctx.model.get("Path") if isinstance(ctx.model.get("Path"), str) else "/"
         segment = {"ManagedPolicy": "policy"}.get(resource, _kebab(resource))
         return f"arn:aws:iam::{acct}:{segment}{path}{name}"
+    hints = arn_hints(ctx.schema)
+    segment, sep = hints.segment or _kebab(resource), hints.separator
     if service in _NO_ACCOUNT_SERVICES:
-        return f"arn:aws:{service}:::{_kebab(resource)}/{name}"
-    if service in _GLOBAL_SERVICES:
-        return f"arn:aws:{service}::{acct}:{_kebab(resource)}/{name}"
-    return f"arn:aws:{service}:{region}:{acct}:{_kebab(resource)}/{name}"
+        return f"arn:aws:{service}:::{segment}{sep}{name}"
+    if service in _GLOBAL_SERVICES or not hints.regional:
+        return f"arn:aws:{service}::{acct}:{segment}{sep}{name}"
+    return f"arn:aws:{service}:{region}:{acct}:{segment}{sep}{name}"
+
+
+def _own_arn_candidates(ctx: _Ctx) -> Iterator[str]:
+    """The resource's ARN in its real shape, with the name, then with ids of other shapes
+    (the caller keeps the first that fits the schema's pattern)."""
+    yield _own_arn(ctx)
+    if isinstance(ctx.model.get("__id__"), str):
+        yield _own_arn(ctx, ctx.model["__id__"])
+    yield _own_arn(ctx, _alnum(12))
+    yield _own_arn(ctx, _uuid())
+    word = arn_hints(ctx.schema).segment or _kebab(ctx.resource).split("-")[-1]
+    yield _own_arn(ctx, f"{word}-{_alnum(17)}")
 
 
 def _arn_s3(ctx: _Ctx, name: str) -> str:
@@ -566,7 +633,7 @@ def _string_candidates(ctx: _Ctx, name: str, node: Mapping[str, Any]) -> Iterato
     if fmt.endswith(".Arn") and fmt.startswith("AWS::"):
         type_name = fmt[: -len(".Arn")]
         if type_name == ctx.schema.type_name and ctx.purpose == "output":
-            yield _own_arn(ctx)
+            yield from _own_arn_candidates(ctx)
         yield _foreign_arn(ctx, _segments(type_name)[1] + "Arn")
     if fmt.endswith(".Id") or fmt.endswith(".Ids"):
         resource = _segments(fmt.rsplit(".", 1)[0])[1]
@@ -599,7 +666,7 @@ def _string_candidates(ctx: _Ctx, name: str, node: Mapping[str, Any]) -> Iterato
         yield ec2_id(_ID_PREFIX_BY_NAME[name])
     if name.endswith(("Arn", "ARN")) or name == "Arn" or lower.endswith("arns"):
         if ctx.purpose == "output" and name in own_arn_keys(ctx.schema):
-            yield _own_arn(ctx)
+            yield from _own_arn_candidates(ctx)
         yield _foreign_arn(ctx, name)
     if lower in _ACCOUNT_NAMES:
         yield acct
@@ -1125,7 +1192,7 @@ def _identifier_value(ctx: _Ctx, name: str, node: Mapping[str, Any]) -> Any:
     if lower in _ACCOUNT_NAMES:
         candidates.append(ctx.account_id)
     if lower.endswith("arn"):
-        candidates += [_own_arn(ctx), _own_arn(ctx, _alnum(12)), _own_arn(ctx, _uuid())]
+        candidates += list(_own_arn_candidates(ctx))
     elif lower.endswith("id") or lower == "identifier":
         candidates.append(own_id(ctx.schema))
         if name in _ID_PREFIX_BY_NAME:
@@ -1215,7 +1282,23 @@ def tagging_resource_type(type_name: str) -> str:
         arn = special(_Ctx(bare, "us-east-1", "123456789012", "output"), "x")
         rest = arn.split(":", 5)[5]
         return f"{service}:{re.split(r'[:/]', rest)[0].lower()}"
-    return f"{service}:{_kebab(resource)}"
+    return _tagging_type_from_arn(type_name)
+
+
+@lru_cache(maxsize=4096)
+def _tagging_type_from_arn(type_name: str) -> str:
+    """``service:segment`` of the ARN the sandbox builds for the type."""
+    from stackdeploy.errors import StackDeployError
+    from stackdeploy.schema.registry import get_schema
+
+    try:
+        schema = get_schema(type_name)
+    except StackDeployError:  # a type this region's registry does not know
+        schema = ResourceSchema({"typeName": type_name})
+    arn = _own_arn(_Ctx(schema, "us-east-1", "123456789012", "output"), "x")
+    parts = arn.split(":", 5)
+    segment = re.split(r"[:/]", parts[5])[0] if re.search(r"[:/]", parts[5]) else ""
+    return f"{parts[2]}:{segment.lower()}" if segment else parts[2]
 
 
 # ----------------------------------------------------- minimal desired state
