@@ -66,21 +66,24 @@ def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", "ClientError"))
 
 
-def _update_patch(
-    schema: ResourceSchema, state: dict[str, Any], current: dict[str, Any]
-) -> list[dict[str, Any]] | None:
-    """One patch op on an updatable property (not create-only, read-only or write-only),
-    valid together with the rest of the state; None when the schema offers none."""
-    candidates = [
+def _updatable(schema: ResourceSchema) -> list[str]:
+    """Top-level properties a patch can change and GetResource shows."""
+    return [
         name
         for name in schema.properties
         if not schema.is_read_only((name,))
         and not schema.is_create_only((name,))
         and not schema.is_write_only((name,))
-        # Nothing beneath it create-only, read-only or write-only: a clean, visible change.
-        and not schema.create_only_under((name,))
-        and not any(p[:1] == (name,) for p in (*schema.read_only, *schema.write_only))
+        and not schema.create_only_under((name,))  # a nested create-only member: NotUpdatable
     ]
+
+
+def _update_patch(
+    schema: ResourceSchema, state: dict[str, Any], current: dict[str, Any]
+) -> list[dict[str, Any]] | None:
+    """One patch op on an updatable property (not create-only, read-only or write-only),
+    valid together with the rest of the state; None when the schema offers none."""
+    candidates = _updatable(schema)
     if schema.taggable and schema.tag_property in candidates:
         # Tags first: every taggable type can take them and they are easy to check.
         candidates.remove(schema.tag_property)
@@ -176,7 +179,11 @@ def _sweep(client: Any, schema: ResourceSchema) -> Outcome:
 
         patch = _update_patch(schema, state, props)
         if patch is None:
-            outcome.update_note = "no updatable property"
+            outcome.update_note = (
+                "no updatable property (all create-only, read-only or write-only)"
+                if not _updatable(schema)
+                else "no value for an updatable property that keeps the state valid"
+            )
         else:
             event = client.update_resource(
                 TypeName=type_name, Identifier=identifier, PatchDocument=json.dumps(patch)
@@ -184,7 +191,8 @@ def _sweep(client: Any, schema: ResourceSchema) -> Outcome:
             final = _wait(client, event["ProgressEvent"])
             if final["OperationStatus"] == "SUCCESS":
                 after = _get(client, type_name, identifier)
-                if after.get(patch[0]["path"][1:]) != patch[0]["value"]:
+                name = patch[0]["path"][1:]
+                if _differences(schema, (name,), patch[0]["value"], after.get(name)):
                     outcome.problems.append(f"update of {patch[0]['path']} not visible")
                 outcome.updated = True
             else:
@@ -221,9 +229,7 @@ def _summary(outcomes: list[Outcome], elapsed: float) -> str:
     for reason, count in reasons.most_common():
         examples = [o.type_name for o in outcomes if o.category == reason][:4]
         lines.append(f"  skipped {count:4d}: {reason} (e.g. {', '.join(examples)})")
-    notes = collections.Counter(
-        o.update_note.split(":")[0] for o in covered if not o.updated and o.update_note
-    )
+    notes = collections.Counter(o.update_note for o in covered if not o.updated and o.update_note)
     for note, count in notes.most_common():
         lines.append(f"  not updated {count:4d}: {note}")
     for o in outcomes:
