@@ -3,16 +3,17 @@
 This is the only module that knows cfn-lint's data layout, so an upgrade that moves files
 breaks in one place (and in ``tests/schema/test_registry.py``). The layout read here:
 
-- ``cfnlint/data/schemas/providers/<region>.py`` (1.x; ``.json`` in some releases) maps each
-  type name to a hash;
+- ``cfnlint/data/schemas/providers/<region>.json`` (``us-east-1.json``; ``us_east_1.py`` in
+  earlier 1.x releases) maps each type name to a hash;
 - ``cfnlint/data/schemas/resources/<hash>.json`` is that type's schema.
 
 cfn-lint itself is never imported (that costs ~0.4 s); its package directory is found with
 ``importlib.util.find_spec``. One type costs one file read, on first use.
 
-cfn-lint strips the ``handlers`` section (permissions, time-outs, list handler schema) from
-the schemas. ``handlers.json`` beside this module supplies it for the types where it matters;
-elsewhere :mod:`stackdeploy.schema.model` falls back to documented defaults.
+Recent cfn-lint releases keep each schema's ``handlers`` section (permissions, time-outs, list
+handler schema); earlier ones stripped it. ``handlers.json`` beside this module supplies it
+for the types where it matters when the bundled schema lacks it; elsewhere
+:mod:`stackdeploy.schema.model` falls back to documented defaults.
 """
 
 from __future__ import annotations
@@ -55,7 +56,12 @@ def provider_index(region: str = DEFAULT_REGION) -> dict[str, str]:
     """Type name -> schema file hash for one region (only AWS/Alexa types, no modules)."""
     providers = schemas_dir() / "providers"
     stem = _region_file_stem(region)
-    for candidate in (providers / f"{stem}.py", providers / f"{stem}.json"):
+    # cfn-lint >= 1.5x: providers/us-east-1.json; earlier 1.x: providers/us_east_1.py.
+    for candidate in (
+        providers / f"{region}.json",
+        providers / f"{stem}.json",
+        providers / f"{stem}.py",
+    ):
         if candidate.exists():
             text = candidate.read_text(encoding="utf-8")
             if candidate.suffix == ".json":
@@ -63,7 +69,11 @@ def provider_index(region: str = DEFAULT_REGION) -> dict[str, str]:
                 entries = data.get("types", data) if isinstance(data, dict) else {}
                 return {k: v for k, v in entries.items() if "::" in k}
             return {k: v for k, v in _PROVIDER_ENTRY.findall(text) if "::" in k}
-    known = sorted(p.stem.replace("_", "-") for p in providers.glob("*.py"))
+    known = sorted(
+        p.stem.replace("_", "-")
+        for p in [*providers.glob("*.py"), *providers.glob("*.json")]
+        if not p.stem.startswith("__")
+    )
     close = difflib.get_close_matches(region, known, n=3)
     raise TypeNotFoundError(
         f"unknown region {region!r}",
