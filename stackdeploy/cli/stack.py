@@ -155,6 +155,21 @@ def _print_plan(runner: Any, plan: Any, output: OutputOptions) -> None:
         click.echo(render_plan_text(plan, color=sys.stdout.isatty(), masker=masker), nl=False)
 
 
+def _report_run(
+    runner: Any, result: Any, output: OutputOptions, *, dry_run: bool, teardown: bool = False
+) -> None:
+    """A dry run (or any run with --output json) prints its plan; a real text run prints
+    one line of what it did, the per-resource progress having gone to stderr."""
+    if dry_run or output.json:
+        _print_plan(runner, result.plan, output)
+        return
+    from stackdeploy.report.text import render_applied_text
+
+    click.echo(
+        render_applied_text(result.plan, elapsed=result.elapsed, teardown=teardown), nl=False
+    )
+
+
 def _write_exports(path: str | None, exports: dict[str, Any] | None) -> None:
     if path and exports is not None:
         from stackdeploy.engine.runner import write_output_file
@@ -196,12 +211,7 @@ def build(
         strict=strict,
     ) as runner:
         result = runner.build()
-        if dry_run or output.json:
-            _print_plan(runner, result.plan, output)
-        else:
-            from stackdeploy.report.text import render_applied_text
-
-            click.echo(render_applied_text(result.plan, elapsed=result.elapsed), nl=False)
+        _report_run(runner, result, output, dry_run=dry_run)
         if not dry_run:
             _write_exports(output_file, result.exports)
         if result.failures:
@@ -315,11 +325,4 @@ def teardown(
         strict=strict,
     ) as runner:
         result = runner.teardown()
-        if dry_run or output.json:
-            _print_plan(runner, result.plan, output)
-        else:
-            from stackdeploy.report.text import render_applied_text
-
-            click.echo(
-                render_applied_text(result.plan, elapsed=result.elapsed, teardown=True), nl=False
-            )
+        _report_run(runner, result, output, dry_run=dry_run, teardown=True)

@@ -333,28 +333,15 @@ class DeclarativeResource:
 
     def plan_delete(self, *, depends_on: tuple[str, ...] = ()) -> ResourcePlan:
         self.validate = False
-        if self.live is not None:
-            return ResourcePlan(
-                name=self.res.name,
-                type=self.schema.type_name,
-                action="delete",
-                identifier=self.identifier,
-                depends_on=depends_on,
-            )
-        self.identifier, self.live = self.find()
         if self.live is None:
-            return ResourcePlan(
-                name=self.res.name,
-                type=self.schema.type_name,
-                action="skip",
-                reason="absent",
-                depends_on=depends_on,
-            )
+            self.identifier, self.live = self.find()
+        present = self.live is not None
         return ResourcePlan(
             name=self.res.name,
             type=self.schema.type_name,
-            action="delete",
-            identifier=self.identifier,
+            action="delete" if present else "skip",
+            identifier=self.identifier if present else None,
+            reason=None if present else "absent",
             depends_on=depends_on,
         )
 
