@@ -66,9 +66,33 @@ def _class_body(chars: str) -> str:
     )
 
 
+def _class_end(pattern: str, start: int) -> int:
+    """Index of the ``]`` closing the class opened at ``pattern[start]`` (-1 if none)."""
+    i = start + 1
+    if pattern.startswith("^", i):
+        i += 1
+    while i < len(pattern):
+        if pattern[i] == "\\":
+            i += 2
+            continue
+        if pattern[i] == "]":
+            return i
+        i += 1
+    return -1
+
+
 def _translate_props(pattern: str) -> str:
+    """ECMA / Java class syntax as Python ``re`` reads it, without set-operation warnings.
+
+    ``\\p{..}`` becomes an ASCII class; inside ``[...]`` a literal ``[`` and the second of a
+    doubled ``&``, ``|``, ``~`` or ``-`` are escaped (ECMA reads them literally, Python warns
+    that a future version will read them as nested sets or set operations); Java's
+    intersection ``[A&&[B]]`` becomes ``(?:(?=[B])[A])``.
+    """
     out: list[str] = []
     in_class = False
+    class_start = 0  # index in ``out`` of the open class's '['
+    intersect: list[str] = []  # translated [B] operands of '&&' in the open class
     i = 0
     while i < len(pattern):
         ch = pattern[i]
@@ -88,6 +112,8 @@ def _translate_props(pattern: str) -> str:
             continue
         if ch == "[" and not in_class:
             in_class = True
+            class_start = len(out)
+            intersect = []
             out.append(ch)
             # A leading ']' or '^]' is literal inside a class.
             if pattern.startswith("^", i + 1):
@@ -95,22 +121,55 @@ def _translate_props(pattern: str) -> str:
                 i += 1
             i += 1
             continue
-        if ch == "]" and in_class:
-            in_class = False
+        if in_class:
+            if pattern.startswith("&&[", i):
+                end = _class_end(pattern, i + 2)
+                if end > 0:
+                    intersect.append(_translate_props(pattern[i + 2 : end + 1]))
+                    i = end + 1
+                    continue
+            if ch == "]":
+                in_class = False
+                out.append(ch)
+                if intersect:
+                    guards = "".join(f"(?={operand})" for operand in intersect)
+                    out.insert(class_start, "(?:" + guards)
+                    out.append(")")
+                i += 1
+                continue
+            if ch == "[":
+                out.append("\\[")
+                i += 1
+                continue
+            if ch in "&|~-" and pattern.startswith(ch, i + 1):
+                out.append(ch + "\\" + ch)
+                i += 2
+                continue
         out.append(ch)
         i += 1
     return "".join(out)
 
 
-@lru_cache(maxsize=8192)
-def python_pattern(pattern: str) -> re.Pattern[str] | None:
-    """Compile an ECMA-262 schema pattern with Python's ``re``; None when impossible."""
+def _compile_quietly(text: str) -> re.Pattern[str] | None:
+    """``re.compile`` that treats a FutureWarning (set syntax) as failure."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # ECMA '[[' and '--' read as set operations
-            return re.compile(pattern)
-    except (re.error, OverflowError, RecursionError):
-        pass
+            warnings.simplefilter("error", FutureWarning)
+            return re.compile(text)
+    except (re.error, OverflowError, RecursionError, FutureWarning):
+        return None
+
+
+@lru_cache(maxsize=8192)
+def python_pattern(pattern: str) -> re.Pattern[str] | None:
+    """Compile an ECMA-262 schema pattern with Python's ``re``; None when impossible.
+
+    The compiled pattern's ``.pattern`` re-parses without warnings (``string_for_pattern``
+    parses it again, and the test suite turns warnings into errors).
+    """
+    compiled = _compile_quietly(pattern)
+    if compiled is not None:
+        return compiled
     text = _translate_props(pattern)
     # ECMA reads '\w-x' inside a class as '\w', '-', 'x'; Python calls it a bad range.
     text = re.sub(r"(\\[wdsWDS])-", r"\1\\-", text)
@@ -120,12 +179,7 @@ def python_pattern(pattern: str) -> re.Pattern[str] | None:
         text = "(?" + "".join(sorted(flags)) + ")" + _INLINE_FLAGS.sub("", text)
     # '$' followed by a quantifier ('${1,128}') is a no-op quantifier in ECMA.
     text = re.sub(r"\$\{\d+(,\d*)?\}", "$", text)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return re.compile(text)
-    except (re.error, OverflowError, RecursionError):
-        return None
+    return _compile_quietly(text)
 
 
 def _category_chars(category: Any) -> str:
