@@ -240,21 +240,15 @@ class QueryResource:
     def plan(self, *, depends_on: tuple[str, ...] = ()) -> ResourcePlan:
         d = self.discover()
         type_name = d.preview.schema.type_name if d.preview else self._type_hint()
-        if d.createorupdate:
+        if d.createorupdate or not d.found:
             return ResourcePlan(
                 name=self.res.name,
                 type=type_name,
                 action="create",
                 depends_on=depends_on,
-                reason="createorupdate runs on every build (no exists or statecheck)",
-            )
-        if not d.found:
-            return ResourcePlan(
-                name=self.res.name,
-                type=type_name,
-                action="create",
-                depends_on=depends_on,
-                reason="absent",
+                reason="createorupdate runs on every build (no exists or statecheck)"
+                if d.createorupdate
+                else "absent",
                 desired=d.preview.desired if d.preview else None,
                 notes=tuple(d.notes),
             )
