@@ -71,7 +71,7 @@ class ResourceSchema:
         self.raw: Mapping[str, Any] = raw
         self.region = region
         self.type_name: str = raw["typeName"]
-        # cfn-lint strips handlers; a supplement (registry handlers.json) may restore them.
+        # cfn-lint before 1.5x stripped handlers; a supplement (handlers.json) restores them.
         self.handlers: Mapping[str, Any] = raw.get("handlers") or handlers or {}
 
     def __repr__(self) -> str:
@@ -192,8 +192,8 @@ class ResourceSchema:
         return int(handler.get("timeoutInMinutes", DEFAULT_TIMEOUT_MINUTES))
 
     def has_handler(self, operation: str) -> bool:
-        """Whether Cloud Control supports ``operation``. Without handler data (cfn-lint strips
-        it) every operation is assumed supported."""
+        """Whether Cloud Control supports ``operation``. Without handler data (cfn-lint before
+        1.5x stripped it) every operation is assumed supported."""
         if not self.handlers:
             return True
         if "handlers" not in self.raw:
