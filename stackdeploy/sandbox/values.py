@@ -720,9 +720,16 @@ def _json_text(value: Any) -> str:
 
 def _string_value(ctx: _Ctx, name: str, node: Mapping[str, Any]) -> str | None:
     pattern, lo, hi = _string_limits(node)
+    extra = [p for p in node.get(_EXTRA_PATTERNS, []) if isinstance(p, str)]
+
+    def ok(text: str) -> bool:
+        return fits(text, pattern=pattern, min_length=lo, max_length=hi) and all(
+            fits(text, pattern=p) for p in extra
+        )
+
     skip = ctx.variant  # an item of an array that must differ from its siblings
     for candidate in _string_candidates(ctx, name, node):
-        if fits(candidate, pattern=pattern, min_length=lo, max_length=hi):
+        if ok(candidate):
             if skip:
                 skip -= 1
                 continue
@@ -730,12 +737,18 @@ def _string_value(ctx: _Ctx, name: str, node: Mapping[str, Any]) -> str | None:
     if pattern:
         if "arn:" in pattern:
             guess = _foreign_arn(ctx, name if name.lower().endswith("arn") else name + "Arn")
-            if fits(guess, pattern=pattern, min_length=lo, max_length=hi):
+            if ok(guess):
                 return guess
-        generated = string_for_pattern(pattern, _RNG, min_length=lo, max_length=hi)
-        if generated is not None and generated.startswith("arn:"):
-            generated = _polish_arn(ctx, generated, pattern, lo, hi)
-        return generated
+        generated: str | None = None
+        for source in (pattern, *extra):
+            generated = string_for_pattern(source, _RNG, min_length=lo, max_length=hi)
+            if generated is not None and generated.startswith("arn:"):
+                polished = _polish_arn(ctx, generated, source, lo, hi)
+                generated = polished if ok(polished) else generated
+            if generated is not None and ok(generated):
+                return generated
+        # None satisfies every pattern: the first pattern's string (validation reports it).
+        return generated if not extra else None
     # No pattern: fill to the length limits.
     text = f"example-{_alnum(8)}"
     if hi is not None and len(text) > hi:
@@ -802,6 +815,10 @@ def _healthy_enum(values: Sequence[Any]) -> Any:
     return values[0]
 
 
+# Patterns beyond ``pattern`` that a merged (allOf/anyOf-folded) string node must match.
+_EXTRA_PATTERNS = "x-sandbox-patterns"
+
+
 def _merge_nodes(ctx: _Ctx, base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     """``base`` constrained further by ``extra`` (both resolved): an allOf of the two."""
     merged = dict(ctx.schema.resolve(base))
@@ -813,6 +830,10 @@ def _merge_nodes(ctx: _Ctx, base: Mapping[str, Any], extra: Mapping[str, Any]) -
             for name, sub in value.items():
                 props[name] = _merge_nodes(ctx, props[name], sub) if name in props else sub
             merged["properties"] = props
+        elif key == "pattern" and isinstance(value, str) and merged.get(key) not in (None, value):
+            # Both constrain the string (a property's own pattern and its anyOf branch's):
+            # keep the second too, so generated strings satisfy both.
+            merged[_EXTRA_PATTERNS] = [*merged.get(_EXTRA_PATTERNS, []), value]
         else:
             merged.setdefault(key, value)
     if "properties" in merged and "type" not in merged:
