@@ -260,9 +260,20 @@ class _Differ:
                 return
             if not self.covers(path, desired, live):
                 self.emit(path, "replace", live, desired)
+            if not self.is_tags(path) and self.schema.create_only_under((*path, 0)):
+                self._note_unread_in_elements(path, desired, live)
             return
         if not self.covers(path, desired, live):
             self.emit(path, "replace", live, desired)
+
+    def _note_unread_in_elements(self, path: Path, desired: list[Any], live: list[Any]) -> None:
+        """An array compared whole skips the create-only members its live elements lack
+        (``covers``), as diff() does for objects; list them too, or the plan would not say
+        they went unchecked. Paths index the desired array, as the change details do."""
+        for i, j in sorted(self._pair(path, desired, live)):
+            sub = _Differ(self.schema)
+            sub.diff((*path, i), desired[i], live[j])
+            self.unread.extend(p for p in sub.unread if p not in self.unread)
 
     def emit(self, path: Path, op: str, before: Any, after: Any) -> None:
         pointer = format_path(path)
@@ -287,6 +298,18 @@ class _Differ:
         if schema.is_create_only(path):
             pattern = next(p for p in schema.create_only if path_matches(p, path))
             if self.covers(path, after, before):
+                return
+            if (
+                isinstance(after, Mapping)
+                and isinstance(before, Mapping)
+                and not (self.is_map(path) or self.is_tags(path))
+            ):
+                # Reached from an array element paired with its live one: diff the object so
+                # the reason names the changed path inside it, as it does at the top level
+                # (diff() recurses into such objects, so this cannot come back here).
+                inner = _Differ(schema)
+                inner.diff(path, after, before)
+                self.reasons.extend(r for r in inner.reasons if r not in self.reasons)
                 return
             prop = display_path(path[: len(pattern)])
             where = "" if len(path) == len(pattern) else f"{display_path(path)}: "

@@ -45,6 +45,35 @@ def cluster() -> ResourceSchema:
     return get_schema("AWS::SageMaker::Cluster")
 
 
+# cfn-lint 1.51's AWS::SageMaker::Cluster made these instance-group members create-only; 1.58
+# dropped them all (UpdateCluster now changes them in place). No type in 1.58 has an
+# unordered array of several elements with create-only members, so the pairing of reordered
+# elements is tested on the current document with this list restored.
+CLUSTER_151_GROUP_CREATE_ONLY = [
+    f"/properties/{groups}/*/{member}"
+    for groups in ("InstanceGroups", "RestrictedInstanceGroups")
+    for member in (
+        "OverrideVpcConfig",
+        "ExecutionRole",
+        "InstanceGroupName",
+        "InstanceType",
+        "ThreadsPerCore",
+    )
+]
+
+
+@pytest.fixture(scope="module")
+def cluster_151(cluster: ResourceSchema) -> ResourceSchema:
+    raw = dict(cluster.raw)
+    raw["createOnlyProperties"] = [*raw["createOnlyProperties"], *CLUSTER_151_GROUP_CREATE_ONLY]
+    return ResourceSchema(raw, region=cluster.region)
+
+
+@pytest.fixture(scope="module")
+def replicator() -> ResourceSchema:
+    return get_schema("AWS::MSK::Replicator")
+
+
 def assert_round_trip(schema: ResourceSchema, desired: dict[str, Any], live: dict[str, Any]):
     diff = diff_resource(schema, desired, live)
     patched = jsonpatch.apply_patch(copy.deepcopy(live), diff.patch)
@@ -303,19 +332,35 @@ def test_instance_count_change_is_an_update(cluster: ResourceSchema) -> None:
     ]
 
 
-def test_instance_type_change_inside_a_group_forces_replacement(cluster: ResourceSchema) -> None:
-    live = cluster_live(group("ctl"), group("wrk"))
+def test_instance_type_change_inside_a_group_is_an_update(cluster: ResourceSchema) -> None:
+    # Since cfn-lint 1.58's schema, InstanceType is no longer create-only.
+    assert not cluster.create_only_under(("InstanceGroups", 0))
+    live = cluster_live(group("wrk"), group("ctl"))
     desired = {"InstanceGroups": [group("ctl"), group("wrk", InstanceType="ml.g5.xlarge")]}
-    diff = diff_resource(cluster, desired, live)
+    diff = assert_round_trip(cluster, desired, live)
+    assert diff.replace_reasons == []
+    assert [(d.path, d.before, d.after) for d in diff.changes[0].details] == [
+        ("/InstanceGroups/1/InstanceType", "ml.t3.medium", "ml.g5.xlarge")
+    ]
+
+
+def test_create_only_change_inside_a_reordered_group_forces_replacement(
+    cluster_151: ResourceSchema,
+) -> None:
+    # Live lists the groups in another order: the reason names the desired element.
+    live = cluster_live(group("wrk"), group("ctl"))
+    desired = {"InstanceGroups": [group("ctl"), group("wrk", InstanceType="ml.g5.xlarge")]}
+    diff = diff_resource(cluster_151, desired, live)
     assert diff.replace_reasons == [
         "InstanceGroups[1].InstanceType is create-only (live 'ml.t3.medium' → desired 'ml.g5.xlarge')"
     ]
 
 
-def test_adding_an_instance_group_is_not_a_replacement(cluster: ResourceSchema) -> None:
+def test_adding_an_instance_group_is_not_a_replacement(cluster_151: ResourceSchema) -> None:
+    # The new group sets create-only members, but creating an element replaces nothing.
     live = cluster_live(group("ctl"))
     desired = {"InstanceGroups": [group("ctl"), group("wrk", InstanceType="ml.g5.xlarge")]}
-    diff = assert_round_trip(cluster, desired, live)
+    diff = assert_round_trip(cluster_151, desired, live)
     assert diff.replace_reasons == []
     assert [(d.path, d.op) for d in diff.changes[0].details] == [("/InstanceGroups/1", "add")]
 
@@ -337,6 +382,77 @@ def test_adding_a_nested_create_only_object_forces_replacement(cluster: Resource
     assert diff.replace_reasons and diff.replace_reasons[0].startswith(
         "Orchestrator.Eks is create-only (live absent → desired"
     )
+
+
+# ------------------------------------------------------------- MSK replicator
+# ReplicationInfoList (unordered, one element) has create-only members (the clusters, the
+# compression, the topics' starting position and naming) beside updatable ones (the topic
+# and consumer group lists).
+def replication(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "SourceKafkaClusterArn": "arn:aws:kafka:us-east-1:123456789012:cluster/src/1",
+        "TargetKafkaClusterArn": "arn:aws:kafka:us-west-2:123456789012:cluster/dst/2",
+        "TargetCompressionType": "NONE",
+        "TopicReplication": {
+            "TopicsToReplicate": ["orders.*"],
+            "StartingPosition": {"Type": "LATEST"},
+        },
+        "ConsumerGroupReplication": {"ConsumerGroupsToReplicate": [".*"]},
+    }
+    return {**base, **overrides}
+
+
+def replicator_live(*infos: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "ReplicatorArn": "arn:aws:kafka:us-east-1:123456789012:replicator/r/1",
+        "ReplicatorName": "r",
+        "CurrentVersion": "K1",
+        "ReplicationInfoList": list(infos),
+    }
+
+
+def test_create_only_change_inside_an_array_element_forces_replacement(
+    replicator: ResourceSchema,
+) -> None:
+    live = replicator_live(replication())
+    desired = {"ReplicationInfoList": [replication(TargetCompressionType="GZIP")]}
+    diff = diff_resource(replicator, desired, live)
+    assert diff.replace_reasons == [
+        "ReplicationInfoList[0].TargetCompressionType is create-only (live 'NONE' → desired 'GZIP')"
+    ]
+    assert [(d.path, d.before, d.after) for d in diff.changes[0].details] == [
+        ("/ReplicationInfoList/0/TargetCompressionType", "NONE", "GZIP")
+    ]
+
+
+def test_create_only_object_inside_an_array_element_names_the_changed_path(
+    replicator: ResourceSchema,
+) -> None:
+    live = replicator_live(replication())
+    topics = {"TopicsToReplicate": ["orders.*"], "StartingPosition": {"Type": "EARLIEST"}}
+    desired = {"ReplicationInfoList": [replication(TopicReplication=topics)]}
+    diff = diff_resource(replicator, desired, live)
+    assert diff.replace_reasons == [
+        "ReplicationInfoList[0].TopicReplication.StartingPosition is create-only"
+        " (ReplicationInfoList[0].TopicReplication.StartingPosition.Type:"
+        " live 'LATEST' → desired 'EARLIEST')"
+    ]
+
+
+def test_updatable_change_inside_an_array_element_is_an_update(
+    replicator: ResourceSchema,
+) -> None:
+    live = replicator_live(replication())
+    topics = {
+        "TopicsToReplicate": ["orders.*", "payments.*"],
+        "StartingPosition": {"Type": "LATEST"},
+    }
+    desired = {"ReplicationInfoList": [replication(TopicReplication=topics)]}
+    diff = assert_round_trip(replicator, desired, live)
+    assert diff.replace_reasons == []
+    assert [(d.path, d.op) for d in diff.changes[0].details] == [
+        ("/ReplicationInfoList/0/TopicReplication/TopicsToReplicate", "replace")
+    ]
 
 
 # ---------------------------------------------------------------- scalars, maps
@@ -481,16 +597,29 @@ def _sample(schema: ResourceSchema, prop: str, rng: random.Random) -> Any:
 
 
 def test_create_only_properties_the_read_handler_omits_are_not_compared(
-    sg: ResourceSchema, cluster: ResourceSchema
+    sg: ResourceSchema, replicator: ResourceSchema
 ) -> None:
     diff = diff_resource(sg, {"GroupName": "g", "GroupDescription": "d"}, {"GroupDescription": "d"})
     assert diff.patch == [] and diff.replace_reasons == []
     assert diff.create_only_unread == ["/GroupName"]
-    # Inside array elements too: ThreadsPerCore (create-only) missing from a live group.
-    live = cluster_live(group("wrk"))
-    desired = {"InstanceGroups": [group("wrk", InstanceCount=3, ThreadsPerCore=1)]}
-    diff = assert_round_trip(cluster, desired, live)
-    assert diff.replace_reasons == []
-    assert [(d.path, d.after) for d in diff.changes[0].details] == [
-        ("/InstanceGroups/0/InstanceCount", 3)
+    # Inside the elements of an array compared whole too: a read handler that leaves out the
+    # clusters' ARNs (create-only) while the topic list changes.
+    unread = [
+        "/ReplicationInfoList/0/SourceKafkaClusterArn",
+        "/ReplicationInfoList/0/TargetKafkaClusterArn",
     ]
+    live_info = replication()
+    del live_info["SourceKafkaClusterArn"], live_info["TargetKafkaClusterArn"]
+    live = replicator_live(live_info)
+    topics = {"TopicsToReplicate": ["payments.*"], "StartingPosition": {"Type": "LATEST"}}
+    desired = {"ReplicationInfoList": [replication(TopicReplication=topics)]}
+    diff = assert_round_trip(replicator, desired, live)
+    assert diff.replace_reasons == []
+    assert [d.path for d in diff.changes[0].details] == [
+        "/ReplicationInfoList/0/TopicReplication/TopicsToReplicate"
+    ]
+    assert diff.create_only_unread == unread
+    # With nothing else changed they are still noted, and the resource is in sync.
+    diff = diff_resource(replicator, {"ReplicationInfoList": [replication()]}, live)
+    assert diff.changes == [] and diff.replace_reasons == []
+    assert diff.create_only_unread == unread
