@@ -214,6 +214,27 @@ def test_python_pattern_translates_ecma_syntax() -> None:
     assert unicode is not None and unicode.search("abc123") and not unicode.search("a b")
 
 
+@pytest.mark.parametrize(
+    ("pattern", "good", "bad"),
+    [
+        (r"^[\p{Print}&&[^|:/]]+$", "a b-c", "a|b"),  # Java intersection: printable minus |:/
+        (r"^[\p{L}||\p{N}]+$", "ab12", "a b"),  # '||' is literal in ECMA classes
+        (r"^[a-z--]+$", "a-b", "A"),  # '--' after a range: literal dashes
+        (r"^[[a-z]+$", "[ab", "A"),  # '[' inside a class is literal
+    ],
+)
+def test_python_pattern_compiles_set_syntax_without_warnings(
+    pattern: str, good: str, bad: str
+) -> None:
+    """pytest turns warnings into errors: the translation must not trigger re's
+    FutureWarning about nested sets and set operations, and keep the ECMA/Java meaning."""
+    compiled = formats.python_pattern(pattern)
+    assert compiled is not None
+    assert compiled.search(good) and not compiled.search(bad)
+    text = formats.string_for_pattern(pattern, random.Random(3), min_length=1, max_length=32)
+    assert text is not None and compiled.search(text)
+
+
 # ---------------------------------------------------------- minimal states
 def test_minimal_states_of_known_types() -> None:
     role = values.minimal_desired_state(get_schema("AWS::IAM::Role"))
