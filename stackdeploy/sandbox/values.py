@@ -1078,8 +1078,14 @@ def _derive_security_group(ctx: _Ctx, model: dict[str, Any]) -> None:
         model["GroupName"] = f"sd-sg-{_alnum(12, string.ascii_uppercase + string.digits)}"
 
 
+def _derive_gateway_attachment(ctx: _Ctx, model: dict[str, Any]) -> None:
+    # The attachment's identifier is AttachmentType|VpcId, the type following the gateway.
+    model.setdefault("AttachmentType", "VGW" if model.get("VpnGatewayId") else "IGW")
+
+
 _DERIVATIONS: dict[str, Callable[[_Ctx, dict[str, Any]], None]] = {
     "AWS::EC2::Route": _derive_route,
+    "AWS::EC2::VPCGatewayAttachment": _derive_gateway_attachment,
     "AWS::SQS::Queue": _derive_queue,
     "AWS::S3::Bucket": _derive_bucket,
     "AWS::IAM::Role": _derive_role,

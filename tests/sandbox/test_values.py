@@ -281,3 +281,25 @@ def test_every_registry_type_gets_a_valid_minimal_state_and_model() -> None:
     unexpected = [f for f in failures if f.split(": ", 1)[0] not in allowed]
     assert made >= len(registry.type_names()) - 5
     assert unexpected == []
+
+
+def test_gateway_attachment_type_follows_the_gateway() -> None:
+    from stackdeploy.sandbox.values import complete_model
+    from stackdeploy.schema.registry import get_schema
+
+    schema = get_schema("AWS::EC2::VPCGatewayAttachment")
+    vpc = "vpc-0123456789abcdef0"
+    igw = complete_model(
+        schema,
+        {"VpcId": vpc, "InternetGatewayId": "igw-0123456789abcdef0"},
+        region="us-east-1",
+        account_id="123456789012",
+    )
+    assert schema.identifier_of(igw) == f"IGW|{vpc}"
+    vgw = complete_model(
+        schema,
+        {"VpcId": vpc, "VpnGatewayId": "vgw-0123456789abcdef0"},
+        region="us-east-1",
+        account_id="123456789012",
+    )
+    assert vgw["AttachmentType"] == "VGW"
