@@ -251,6 +251,26 @@ def run_insert(
     return DmlOutcome(out_columns, out_rows, events[-1] if events else None)
 
 
+def preview_insert(
+    tree: exp.Insert,
+    evaluate: Evaluator,
+    run_select: Callable[[exp.Expression], tuple[list[str], list[dict[str, Any]]]],
+    *,
+    region: str,
+) -> tuple[ResourceSchema, str, dict[str, Any]] | None:
+    """The (schema, region, prepared desired state) a one-row INSERT would create."""
+    spec, name = _target(tree.this, "INSERT", region=region)
+    schema = spec.schema
+    if schema is None or not isinstance(tree.this, exp.Schema) or not tree.this.expressions:
+        return None
+    columns = [ident.name for ident in tree.this.expressions]
+    rows = _insert_rows(tree.expression, evaluate, run_select)
+    if len(rows) != 1 or len(rows[0]) != len(columns):
+        return None
+    state, _params, row_region = _desired_state(schema, columns, rows[0], name)
+    return schema, row_region, desired.prepare(schema, state)
+
+
 def _insert_rows(
     source: exp.Expression | None,
     evaluate: Evaluator,

@@ -171,6 +171,43 @@ class QueryEngine:
         results = self.execute_all(sql, file=file, line=line)
         return results[-1]
 
+    def preview_insert(
+        self, sql: str, *, file: str | None = None, line: int | None = None
+    ) -> tuple[Any, str, dict[str, Any]] | None:
+        """What the first INSERT of ``sql`` would create, without creating it.
+
+        Returns ``(schema, region, desired state as CreateResource would receive it)``, or
+        None when ``sql`` holds no single-row INSERT. The planner diffs a query-file
+        resource's live state against this. Errors are the same as :meth:`execute`'s.
+        """
+        for statement in split_statements(sql, line=line or 1, file=file):
+            try:
+                found = self._preview(statement, file)
+            except QueryError as exc:
+                if exc.file or exc.line:
+                    raise
+                raise QueryError(
+                    exc.bare_message, file=file, line=statement.line, hint=exc.hint
+                ) from exc
+            if found is not None:
+                return found
+        return None
+
+    def _preview(
+        self, statement: Statement, file: str | None
+    ) -> tuple[Any, str, dict[str, Any]] | None:
+        tree = self._parse(statement, file)
+        if not isinstance(tree, exp.Insert):
+            return None
+        with self._connection() as conn:
+            evaluate = self._evaluator(conn)
+            return dml.preview_insert(
+                tree,
+                evaluate,
+                lambda query: self._select(query, conn, statement, file),
+                region=self.region,
+            )
+
     def execute_all(
         self, sql: str, *, file: str | None = None, line: int | None = None
     ) -> list[QueryResult]:
