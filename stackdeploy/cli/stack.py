@@ -170,12 +170,18 @@ def _report_run(
     )
 
 
-def _write_exports(path: str | None, exports: dict[str, Any] | None) -> None:
-    if path and exports is not None:
-        from stackdeploy.engine.runner import write_output_file
+def _write_exports(runner: Any, path: str | None, exports: dict[str, Any] | None) -> None:
+    """``--output-file`` (JSON) and stackql-deploy's ``./.stackql-deploy-exports``."""
+    if exports is None:
+        return
+    from stackdeploy.engine.runner import write_exports_env_file, write_output_file
 
+    if path:
         write_output_file(path, exports)
         click.echo(f"stack exports written to {path}", err=True)
+    written = write_exports_env_file(exports, stack_name=runner.stack.name, env=runner.stack.env)
+    if written is not None:
+        click.echo(f"stack exports written to {written} (source it in a shell)", err=True)
 
 
 @click.command()
@@ -213,7 +219,7 @@ def build(
         result = runner.build()
         _report_run(runner, result, output, dry_run=dry_run)
         if not dry_run:
-            _write_exports(output_file, result.exports)
+            _write_exports(runner, output_file, result.exports)
         if result.failures:
             names = ", ".join(name for name, _ in result.failures)
             raise StackDeployError(f"{len(result.failures)} resource(s) failed: {names}")
@@ -287,7 +293,7 @@ def test(
                 render_drift_text(result.plan, color=sys.stdout.isatty(), masker=masker),
                 nl=False,
             )
-        _write_exports(output_file, result.exports)
+        _write_exports(runner, output_file, result.exports)
     if result.plan.has_changes:
         if detailed_exitcode:
             sys.exit(CHANGES_EXIT_CODE)

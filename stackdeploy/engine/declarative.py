@@ -23,7 +23,7 @@ from typing import Any
 
 from stackdeploy.engine.context import RunContext
 from stackdeploy.engine.live import export_row, resolve_export_columns
-from stackdeploy.errors import DeployError, ManifestError, PlanError, ValidationError
+from stackdeploy.errors import DeployError, ManifestError, PlanError
 from stackdeploy.manifest.model import ResourceDef
 from stackdeploy.plan.diff import values_equal
 from stackdeploy.plan.model import ResourcePlan, plan_resource
@@ -87,6 +87,20 @@ def _has_placeholder(value: Any) -> bool:
     return False
 
 
+def _placeholder_at(state: Any, pointer: str) -> bool:
+    """True when the value at JSON ``pointer`` is text holding a placeholder."""
+    node = state
+    for token in [t for t in pointer.split("/") if t]:
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, Mapping) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return False
+    return isinstance(node, str) and _has_placeholder(node)
+
+
 def strip_placeholders(
     state: Mapping[str, Any], prefix: str = ""
 ) -> tuple[dict[str, Any], list[str]]:
@@ -145,18 +159,22 @@ class DeclarativeResource:
             # Tagged even when the props name the resource: a rename is then recognised as
             # the same resource (a replacement), not a new one beside an orphan.
             state = with_tags(self.schema, state, self.stack_tags())
-        try:
-            if self.validate:
-                desired_state.check(self.schema, state, mode="create")
-        except ValidationError as exc:
-            shown = "; ".join(exc.violations[:5])
-            more = f" (and {len(exc.violations) - 5} more)" if len(exc.violations) > 5 else ""
-            raise ManifestError(
-                f"resource {self.res.name!r} ({self.schema.type_name}): {shown}{more}",
-                file=self.stack.manifest.display_path,
-                line=self.res.line,
-                hint=f"stack-deploy describe {self.schema.awscc_name} lists its properties",
-            ) from exc
+        if self.validate:
+            # A value a dry run cannot know yet (<evaluated>) is not judged; the rest is.
+            violations = [
+                str(v)
+                for v in desired_state.validate(self.schema, state, mode="create")
+                if not _placeholder_at(state, v.path)
+            ]
+            if violations:
+                shown = "; ".join(violations[:5])
+                more = f" (and {len(violations) - 5} more)" if len(violations) > 5 else ""
+                raise ManifestError(
+                    f"resource {self.res.name!r} ({self.schema.type_name}): {shown}{more}",
+                    file=self.stack.manifest.display_path,
+                    line=self.res.line,
+                    hint=f"stack-deploy describe {self.schema.awscc_name} lists its properties",
+                )
         self._desired = state
         return state
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -332,3 +333,31 @@ def write_output_file(path: str | Path, exports: dict[str, Any]) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(exports, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+EXPORTS_ENV_FILE = ".stackql-deploy-exports"
+
+
+def _shell_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", text)
+
+
+def write_exports_env_file(
+    exports: dict[str, Any], *, stack_name: str, env: str, directory: str | Path = "."
+) -> Path | None:
+    """stackql-deploy 2.x's ``./.stackql-deploy-exports``: one ``export`` line per manifest
+    export (``STACKQL_DEPLOY__<stack>__<env>__<var>='<value>'``, ``-`` turned into ``_``),
+    for ``source`` in a CI job. Nothing is written when the manifest has no exports."""
+    names = [k for k in exports if k not in ("stack_name", "stack_env", "elapsed_time")]
+    if not names:
+        return None
+    prefix = f"STACKQL_DEPLOY__{_shell_name(stack_name)}__{_shell_name(env)}__"
+    lines = []
+    for name in names:
+        value = exports[name]
+        text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+        quoted = "'" + text.replace("'", "'\\''") + "'"
+        lines.append(f"export {prefix}{_shell_name(name)}={quoted}")
+    target = Path(directory) / EXPORTS_ENV_FILE
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target

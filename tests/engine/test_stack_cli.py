@@ -26,6 +26,11 @@ def test_bucket_lifecycle_converges(cli: StackCli, actions, tmp_path: Path) -> N
     assert exports["bucket_arn"] == "arn:aws:s3:::tbucket-dev-data"
     assert exports["stack_name"] == "tbucket" and exports["stack_env"] == "dev"
     assert exports["elapsed_time"].endswith("s")
+    # stackql-deploy 2.x's shell file, for `source` in a CI job.
+    assert (tmp_path / ".stackql-deploy-exports").read_text().splitlines() == [
+        "export STACKQL_DEPLOY__tbucket__dev__bucket_name='tbucket-dev-data'",
+        "export STACKQL_DEPLOY__tbucket__dev__bucket_arn='arn:aws:s3:::tbucket-dev-data'",
+    ]
 
     # Convergence: a fresh plan right after build is empty.
     plan = cli.plan_json(BUCKET, "dev")
@@ -221,3 +226,24 @@ def test_no_credentials_and_no_sandbox_says_how_to_get_either(
     assert "no AWS credentials" in result.stderr
     assert "--sandbox" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_dry_run_with_values_known_only_after_apply(cli: StackCli, tmp_path: Path) -> None:
+    stack = tmp_path / "chain"
+    stack.mkdir()
+    (stack / "stackql_manifest.yml").write_text(
+        "name: chain\nproviders: [awscc]\nresources:\n"
+        "  - name: first\n    resource_type: awscc.sqs.queues\n    props:\n"
+        "      - name: visibility_timeout\n        value: 40\n"
+        "    exports:\n      - visibility_timeout\n"
+        "  - name: second\n    resource_type: awscc.sqs.queues\n    props:\n"
+        "      - name: visibility_timeout\n        value: '{{ visibility_timeout }}'\n"
+    )
+    result = cli("build", str(stack), "dev", "--dry-run", "--output", "json")
+    plan = json.loads(result.stdout)
+    assert [r["action"] for r in plan["resources"]] == ["create", "create"]
+    assert plan["resources"][1]["depends_on"] == ["first"]
+    assert cli.resources() == []
+    cli("build", str(stack), "dev")
+    plan = cli.plan_json(stack, "dev")
+    assert [r["action"] for r in plan["resources"]] == ["noop", "noop"]
