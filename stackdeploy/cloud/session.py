@@ -197,11 +197,14 @@ def open_cloud(
     control_kwargs = {k: config.pop(k) for k in ("clock", "sleep", "on_event") if k in config}
     server: Any = None
     if sandbox:
+        from stackdeploy.sandbox.faults import Faults
         from stackdeploy.sandbox.server import SandboxServer
 
         state = Path(sandbox_state or DEFAULT_SANDBOX_STATE)
         state.parent.mkdir(parents=True, exist_ok=True)
-        server = SandboxServer(state_path=str(state))
+        # STACK_DEPLOY_SANDBOX_FAULTS works for the embedded sandbox too, so a stack's
+        # failure handling (--on-failure, troubleshoot) can be tried without a server.
+        server = SandboxServer(state_path=str(state), faults=Faults.from_env())
         server.start()
         endpoint_url = server.url
     try:

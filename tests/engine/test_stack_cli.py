@@ -247,3 +247,24 @@ def test_dry_run_with_values_known_only_after_apply(cli: StackCli, tmp_path: Pat
     cli("build", str(stack), "dev")
     plan = cli.plan_json(stack, "dev")
     assert [r["action"] for r in plan["resources"]] == ["noop", "noop"]
+
+
+def test_failed_request_quotes_its_error_code(
+    cli: StackCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    faults = {
+        "fail": [
+            {
+                "type": "AWS::S3::Bucket",
+                "operation": "CREATE",
+                "error_code": "AccessDenied",
+                "message": "not authorized to perform s3:CreateBucket",
+            }
+        ]
+    }
+    monkeypatch.setenv("STACK_DEPLOY_SANDBOX_FAULTS", json.dumps(faults))
+    result = cli("build", str(BUCKET), "dev", expect=1)
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("Error:")]
+    assert "bucket.iql:15:" in line
+    assert "AccessDenied: not authorized to perform s3:CreateBucket" in line
+    assert cli.resources() == []
