@@ -312,6 +312,7 @@ class StackRunner:
             if not self.stack.condition_holds(res):
                 plans.append(self._skip(res, "if: false"))
                 continue
+            self.stack.alias_columns_for_teardown(res)
             handler = handlers[res.name]
             rp = handler.plan_delete(depends_on=self._deps[res.name])
             plans.append(rp)

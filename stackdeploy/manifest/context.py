@@ -655,6 +655,16 @@ class Stack:
             raise ValueError(f"not a placeholder: {placeholder!r}")
         self.exports.set_placeholders(self._resource(resource), placeholder)
 
+    def alias_columns_for_teardown(self, resource: ResourceDef | str) -> None:
+        """Teardown phase B, step 2 (compat §5.3): for each ``{col: alias}`` export, ``col``
+        takes the value of ``alias``, so delete queries written with the column name work."""
+        res = self._resource(resource)
+        snapshot = self.exports.snapshot()
+        values = {e.column: snapshot[e.alias] for e in res.exports if e.alias in snapshot}
+        if values:
+            placeholder = all(is_placeholder(v) for v in values.values())
+            self.exports._store(res.name, values, placeholder=placeholder)
+
     def capture_this(self, resource: ResourceDef | str, row: Mapping[str, Any]) -> None:
         """Fields captured by ``exists`` (or ``return_vals``), visible as ``this.<f>``."""
         self.exports.capture_this(self._resource(resource).name, row)

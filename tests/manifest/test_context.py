@@ -617,3 +617,15 @@ def test_load_accepts_the_manifest_file_and_names_query_files(load: Load) -> Non
     assert stack.query_display("lookup") == f"{DATA}/basic/stackql_manifest.yml"
     with pytest.raises(UsageError, match=r"no resource 'vcp'.*did you mean 'vpc'"):
         stack.render_props("vcp")
+
+
+def test_teardown_gives_aliased_exports_their_column_names(
+    make_stack: MakeStack, load: Load
+) -> None:
+    stack = _exports_stack(make_stack, load)
+    stack.record_exports("one", {"id": "i-1", "arn": "arn:1", "name": "n1"})
+    assert "arn" not in stack.resource_context("one")
+    stack.alias_columns_for_teardown("one")  # compat §5.3 B.2: col = ctx[alias]
+    ctx = stack.resource_context("one")
+    assert ctx["arn"] == "arn:1" and ctx["name"] == "n1"
+    assert stack.render_query("one", "{{ arn }}") == "arn:1"
