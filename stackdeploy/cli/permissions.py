@@ -55,9 +55,7 @@ def stack_types(stack: Any, region: str) -> tuple[list[str], bool]:
                 try:
                     types.append(registry.resolve_type_name(f"awscc.{service}.{table}"))
                 except TypeNotFoundError:
-                    continue
-                if table.lower().startswith("vw_"):
-                    continue
+                    continue  # a custom view (vw_...), not a resource type
     return list(dict.fromkeys(types)), tagging
 
 

@@ -134,6 +134,7 @@ class DeclarativeResource:
         self.schema = get_schema(res.resource_type, self.region)
         self.identifier: str | None = None
         self.live: dict[str, Any] | None = None
+        self._looked_up = False  # find() ran for this run: absent is known too
         self.how_found: str | None = None
         self._desired: dict[str, Any] | None = None
         # Teardown reads the desired state only to find the resource: props may hold
@@ -142,19 +143,10 @@ class DeclarativeResource:
 
     # -- desired state ------------------------------------------------------------------------
 
-    @property
-    def generated_identifier(self) -> bool:
-        """True when AWS, not the props, chooses the identifier."""
-        return self.schema.identifier_of(self.desired_without_tags()) is None
-
-    def desired_without_tags(self) -> dict[str, Any]:
-        props = self.stack.render_props(self.res)
-        return desired_state.prepare(self.schema, props)
-
     def desired(self) -> dict[str, Any]:
         if self._desired is not None:
             return self._desired
-        state = self.desired_without_tags()
+        state = desired_state.prepare(self.schema, self.stack.render_props(self.res))
         if self.schema.taggable:
             # Tagged even when the props name the resource: a rename is then recognised as
             # the same resource (a replacement), not a new one beside an orphan.
@@ -189,6 +181,7 @@ class DeclarativeResource:
 
     def find(self) -> tuple[str | None, dict[str, Any] | None]:
         """(identifier, live properties) of the deployed resource, (None, None) if absent."""
+        self._looked_up = True
         desired = self.desired()
         cloud = self.run.cloud
         identifier = self.schema.identifier_of(desired)
@@ -351,7 +344,7 @@ class DeclarativeResource:
 
     def plan_delete(self, *, depends_on: tuple[str, ...] = ()) -> ResourcePlan:
         self.validate = False
-        if self.live is None:
+        if not self._looked_up:
             self.identifier, self.live = self.find()
         present = self.live is not None
         return ResourcePlan(

@@ -14,6 +14,7 @@ a dry run still runs the read-only discovery queries, so the plan is real.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,7 +23,6 @@ from typing import Any
 from stackdeploy.engine.checks import CheckResult, attempt, interpret_check
 from stackdeploy.engine.context import RunContext
 from stackdeploy.engine.live import identifier_from_row
-from stackdeploy.engine.preview import InsertPreview, preview_insert
 from stackdeploy.errors import (
     DeployError,
     ManifestError,
@@ -33,6 +33,7 @@ from stackdeploy.errors import (
 from stackdeploy.manifest.context import EVALUATED, UNKNOWN
 from stackdeploy.manifest.model import ResourceDef
 from stackdeploy.plan.model import Action, ResourcePlan, plan_resource
+from stackdeploy.query.dml import InsertPreview
 from stackdeploy.query.iql import Anchor, QueryFile, parse_query_file
 
 log = logging.getLogger("stackdeploy.engine")
@@ -197,7 +198,7 @@ class QueryResource:
             d.notes.append("create query needs values known only after earlier resources")
             return
         try:
-            d.preview = preview_insert(self.run.engine, sql, file=self.file, line=create.line)
+            d.preview = self.run.engine.preview_insert(sql, file=self.file, line=create.line)
         except QueryError as exc:
             d.notes.append(f"create query cannot be previewed ({exc.bare_message})")
 
@@ -272,7 +273,7 @@ class QueryResource:
                 mask=mask,
             )
             if self.res.skip_validation and rp.action == "update":
-                return _replace_plan(rp, action="noop", reason="skip_validation")
+                return dataclasses.replace(rp, action="noop", reason="skip_validation")
             return rp
         action: Action = "noop" if correct in (True, None) else "update"
         reason = "statecheck failed" if action == "update" else None
@@ -460,8 +461,9 @@ class QueryResource:
         except Exception as exc:  # troubleshooting must never hide the real failure
             log.warning("%s: troubleshoot query failed: %s", self.res.name, exc)
             return
+        mask = self._masker().text
         for row in rows:
-            log.warning("%s: troubleshoot: %s", self.res.name, self._masker().text(str(row)))
+            log.warning("%s: troubleshoot: %s", self.res.name, mask(str(row)))
 
     # -- exports ------------------------------------------------------------------------------
 
@@ -634,9 +636,3 @@ class QueryResource:
             self.stack.record_exports(self.res, result.rows[0])
             return
         self.record_exports()
-
-
-def _replace_plan(rp: ResourcePlan, **changes: Any) -> ResourcePlan:
-    from dataclasses import replace
-
-    return replace(rp, **changes)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlglot import exp
 
@@ -251,14 +251,23 @@ def run_insert(
     return DmlOutcome(out_columns, out_rows, events[-1] if events else None)
 
 
+class InsertPreview(NamedTuple):
+    """What an INSERT would create: the type's schema, the region and the desired state
+    (prepared as CreateResource would receive it)."""
+
+    schema: ResourceSchema
+    region: str
+    desired: dict[str, Any]
+
+
 def preview_insert(
     tree: exp.Insert,
     evaluate: Evaluator,
     run_select: Callable[[exp.Expression], tuple[list[str], list[dict[str, Any]]]],
     *,
     region: str,
-) -> tuple[ResourceSchema, str, dict[str, Any]] | None:
-    """The (schema, region, prepared desired state) a one-row INSERT would create."""
+) -> InsertPreview | None:
+    """What a one-row INSERT would create, without creating it."""
     spec, name = _target(tree.this, "INSERT", region=region)
     schema = spec.schema
     if schema is None or not isinstance(tree.this, exp.Schema) or not tree.this.expressions:
@@ -268,7 +277,7 @@ def preview_insert(
     if len(rows) != 1 or len(rows[0]) != len(columns):
         return None
     state, _params, row_region = _desired_state(schema, columns, rows[0], name)
-    return schema, row_region, desired.prepare(schema, state)
+    return InsertPreview(schema, row_region, desired.prepare(schema, state))
 
 
 def _insert_rows(

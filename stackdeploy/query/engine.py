@@ -173,7 +173,7 @@ class QueryEngine:
 
     def preview_insert(
         self, sql: str, *, file: str | None = None, line: int | None = None
-    ) -> tuple[Any, str, dict[str, Any]] | None:
+    ) -> dml.InsertPreview | None:
         """What the first INSERT of ``sql`` would create, without creating it.
 
         Returns ``(schema, region, desired state as CreateResource would receive it)``, or
@@ -193,9 +193,7 @@ class QueryEngine:
                 return found
         return None
 
-    def _preview(
-        self, statement: Statement, file: str | None
-    ) -> tuple[Any, str, dict[str, Any]] | None:
+    def _preview(self, statement: Statement, file: str | None) -> dml.InsertPreview | None:
         tree = self._parse(statement, file)
         if not isinstance(tree, exp.Insert):
             return None

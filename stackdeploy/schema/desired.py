@@ -56,24 +56,8 @@ def _root(schema: ResourceSchema) -> Node:
 
 
 def node_types(schema: ResourceSchema, node: Mapping[str, Any] | None) -> set[str]:
-    """JSON types a value described by ``node`` may have, across combinator branches.
-
-    Empty when the schema says nothing (no ``type``, no ``properties``/``items``).
-    """
-    if node is None:
-        return set()
-    types: set[str] = set()
-    for branch in schema.branches(node):
-        t = branch.get("type")
-        if isinstance(t, str):
-            types.add(t)
-        elif isinstance(t, list):
-            types.update(x for x in t if isinstance(x, str))
-        elif "properties" in branch or "patternProperties" in branch:
-            types.add("object")
-        elif "items" in branch:
-            types.add("array")
-    return types
+    """JSON types a value described by ``node`` may have (see ``ResourceSchema.node_types``)."""
+    return schema.node_types(node)
 
 
 @lru_cache(maxsize=4096)

@@ -282,9 +282,9 @@ class ResourceSchema:
             node = self.resolve(found)
         return node
 
-    def types_at(self, path: Sequence[str | int]) -> set[str]:
-        """JSON types the value at ``path`` may have (empty when unknown)."""
-        node = self.subschema(path)
+    def node_types(self, node: Mapping[str, Any] | None) -> set[str]:
+        """JSON types a value described by ``node`` may have, across combinator branches
+        (empty when the schema says nothing: no ``type``, no properties or items)."""
         if node is None:
             return set()
         types: set[str] = set()
@@ -294,11 +294,15 @@ class ResourceSchema:
                 types.add(t)
             elif isinstance(t, list):
                 types.update(x for x in t if isinstance(x, str))
-            elif "properties" in branch:
+            elif "properties" in branch or "patternProperties" in branch:
                 types.add("object")
             elif "items" in branch:
                 types.add("array")
         return types
+
+    def types_at(self, path: Sequence[str | int]) -> set[str]:
+        """JSON types the value at ``path`` may have (empty when unknown)."""
+        return self.node_types(self.subschema(path))
 
     def insertion_order(self, path: Sequence[str | int]) -> bool:
         """False when the array at ``path`` is order-insensitive (``insertionOrder: false``)."""
