@@ -56,7 +56,13 @@ class ManifestError(LocatedError):
 
 
 class TemplateError(LocatedError):
-    """A Jinja template failed to render (undefined variable, syntax error, bad filter)."""
+    """A Jinja template failed to render (undefined variable, syntax error, bad filter).
+
+    ``undefined`` is the dotted name of the undefined variable (``vpc.vpc_id``), when that
+    is what failed.
+    """
+
+    undefined: str | None = None
 
 
 class QueryError(LocatedError):

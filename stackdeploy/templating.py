@@ -577,14 +577,23 @@ def _abs_line(line: int, lineno: int | None) -> int | None:
     return None if lineno is None else line + lineno - 1
 
 
-def render(text: str, context: Mapping[str, Any], *, file: str | None = None, line: int = 1) -> str:
+def render(
+    text: str,
+    context: Mapping[str, Any],
+    *,
+    file: str | None = None,
+    line: int = 1,
+    hint_names: Callable[[], Iterable[str]] | None = None,
+) -> str:
     """Render ``text`` strictly with ``context``.
 
     ``line`` is the line of ``file`` where ``text`` starts, so errors point into the file:
     a problem on the template's third line is reported at ``line + 2``. Dotted context keys
-    (``vpc.vpc_id``) are nested first (:func:`nest_dotted`). Raises
-    :class:`~stackdeploy.errors.TemplateError` for undefined variables, syntax errors, unsafe
-    access and filter errors.
+    (``vpc.vpc_id``) are nested first (:func:`nest_dotted`); a context built nested costs
+    nothing here. ``hint_names`` gives, only when a variable is undefined, more names to
+    suggest from than the context holds (contexts may hold only what a template uses).
+    Raises :class:`~stackdeploy.errors.TemplateError` for undefined variables, syntax errors,
+    unsafe access and filter errors.
     """
     ctx = nest_dotted(context) if any(isinstance(k, str) and "." in k for k in context) else context
     try:
@@ -600,7 +609,13 @@ def render(text: str, context: Mapping[str, Any], *, file: str | None = None, li
         return str(template.render(ctx))
     except UndefinedError as exc:
         lineno = _template_line(exc)
-        raise _undefined_error(exc, text, lineno, ctx, file, _abs_line(line, lineno)) from exc
+        hint_ctx: Mapping[str, Any] = ctx
+        if hint_names is not None:
+            hint_ctx = {**dict.fromkeys(hint_names()), **ctx}
+        error = _undefined_error(exc, text, lineno, hint_ctx, file, _abs_line(line, lineno))
+        match = re.match(r"undefined variable '([^']+)'", error.bare_message)
+        error.undefined = match.group(1) if match else None
+        raise error from exc
     except SecurityError as exc:
         raise TemplateError(
             f"unsafe template: {exc}",

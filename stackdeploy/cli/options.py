@@ -27,15 +27,18 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from stackdeploy.errors import UsageError
+
+if TYPE_CHECKING:
+    from stackdeploy.cloud.protocol import CloudControlAPI
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,7 +91,7 @@ class CloudOptions:
     sandbox: bool = False
     sandbox_state: str = DEFAULT_SANDBOX_STATE
 
-    def open(self, **config: Any) -> AbstractContextManager[Any]:
+    def open(self, **config: Any) -> AbstractContextManager[CloudControlAPI]:
         """``open_cloud(...)`` for these options; ``config`` passes CloudConfig fields."""
         return open_cloud_from(self, **config)
 
@@ -128,8 +131,13 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ign
         super().emit(record)
 
 
-def open_cloud_from(options: CloudOptions, **config: Any) -> AbstractContextManager[Any]:
-    """The :func:`~stackdeploy.cloud.session.open_cloud` context manager for ``options``."""
+@contextmanager
+def open_cloud_from(options: CloudOptions, **config: Any) -> Iterator[CloudControlAPI]:
+    """A ready Cloud Control client for ``options``; with ``--sandbox``, the embedded sandbox
+    runs in this process (on a loopback port, state in ``--sandbox-state``) meanwhile.
+
+    ``config`` passes :class:`~stackdeploy.cloud.config.CloudConfig` fields.
+    """
     if options.sandbox and options.endpoint_url:
         raise UsageError(
             "--sandbox and --endpoint-url cannot be used together",
@@ -137,14 +145,31 @@ def open_cloud_from(options: CloudOptions, **config: Any) -> AbstractContextMana
         )
     from stackdeploy.cloud.session import open_cloud
 
-    return open_cloud(
-        region=options.region,
-        profile=options.profile,
-        endpoint_url=options.endpoint_url,
-        sandbox=options.sandbox,
-        sandbox_state=options.sandbox_state if options.sandbox else None,
-        **config,
-    )
+    if not options.sandbox:
+        with open_cloud(
+            region=options.region,
+            profile=options.profile,
+            endpoint_url=options.endpoint_url,
+            **config,
+        ) as cloud:
+            yield cloud
+        return
+    from stackdeploy.sandbox.faults import Faults
+    from stackdeploy.sandbox.server import SandboxServer
+
+    state = Path(options.sandbox_state or DEFAULT_SANDBOX_STATE)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    # STACK_DEPLOY_SANDBOX_FAULTS works for the embedded sandbox too, so a stack's failure
+    # handling (--on-failure, troubleshoot) can be tried without a separate server.
+    server = SandboxServer(state_path=str(state), faults=Faults.from_env())
+    server.start()
+    try:
+        with open_cloud(
+            region=options.region, endpoint_url=server.url, sandbox=True, **config
+        ) as cloud:
+            yield cloud
+    finally:
+        server.stop()
 
 
 # -- decorators ------------------------------------------------------------------------------

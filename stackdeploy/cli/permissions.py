@@ -95,10 +95,10 @@ def permissions(
     stack_dir: str, stack_env: str, region: str | None, output: str, env: EnvOptions
 ) -> None:
     """List the IAM permissions the stack in STACK_DIR needs for STACK_ENV."""
-    from stackdeploy.manifest.context import Stack
     from stackdeploy.manifest.envfile import parse_env_overrides
+    from stackdeploy.manifest.stack import load_stack
 
-    stack = Stack.load(
+    stack = load_stack(
         stack_dir, stack_env, env_file=env.env_file, env_overrides=parse_env_overrides(env.pairs)
     )
     region = region or stack.region or "us-east-1"

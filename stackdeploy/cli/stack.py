@@ -1,28 +1,42 @@
 """``stack-deploy build | test | teardown | plan STACK_DIR STACK_ENV``.
 
 Thin commands: parse options, load the stack, open Cloud Control (AWS, an endpoint or the
-embedded sandbox), hand over to :class:`~stackdeploy.engine.runner.StackRunner`, render the
-result and choose the exit code. Results go to stdout (text, or one JSON document with
-``--output json``); progress and logs go to stderr.
+embedded sandbox), build the masker and the progress view, hand over to
+:class:`~stackdeploy.engine.runner.Runner`, render the result and choose the exit code.
+Results go to stdout (text, or one JSON document with ``--output json``); progress and logs
+go to stderr.
 
 Exit codes: 0 success; 1 error (or drift found by ``test``); 2 usage error; with
-``--detailed-exitcode``, ``plan`` and ``test`` exit 2 when there are changes or drift.
+``--detailed-exitcode``, ``plan`` and ``test`` exit 2 when there are changes or drift; 130
+after Ctrl-C (SIGINT), 143 after SIGTERM.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from stackdeploy.cli.options import CloudOptions, EnvOptions, OutputOptions, common_options
 from stackdeploy.errors import DriftError, StackDeployError
 
+if TYPE_CHECKING:
+    from stackdeploy.engine import Runner, RunState
+    from stackdeploy.engine.events import EventSink
+    from stackdeploy.engine.scheduler import Cancel
+    from stackdeploy.plan.model import Plan
+    from stackdeploy.report.mask import Masker
+
 CHANGES_EXIT_CODE = 2
+DEFAULT_PARALLELISM = 10
 
 
 def _stack_arguments(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -32,7 +46,7 @@ def _stack_arguments(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _run_options(
-    *, dry_run: bool = True, output_file: bool = True, replace: bool = True
+    *, output_file: bool = True, replace: bool = True
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         func = click.option(
@@ -40,7 +54,7 @@ def _run_options(
             "targets",
             multiple=True,
             metavar="NAME",
-            help="Only this resource and what it needs (repeatable).",
+            help="Only this resource and what it needs (teardown: and what needs it); repeatable.",
         )(func)
         func = click.option(
             "--strict", is_flag=True, help="Treat manifest warnings (unknown keys...) as errors."
@@ -48,14 +62,36 @@ def _run_options(
         func = click.option(
             "--parallelism",
             type=click.IntRange(min=1),
-            default=1,
+            default=DEFAULT_PARALLELISM,
             show_default=True,
-            help="Resources run at once (runs are sequential in this release).",
+            help="Resources worked on at once (1 keeps manifest order).",
         )(func)
-        if dry_run:
-            func = click.option(
-                "--dry-run", is_flag=True, help="Print the plan and change nothing."
-            )(func)
+        func = click.option(
+            "--max-rps",
+            type=click.FloatRange(min=0),
+            default=None,
+            help="Cloud Control requests per second, polls included (default: 20 against "
+            "AWS, unlimited against the sandbox; 0 = unlimited).",
+        )(func)
+        func = click.option(
+            "--events",
+            "events_path",
+            type=click.Path(dir_okay=False, allow_dash=True),
+            default=None,
+            metavar="FILE",
+            help="Write one JSON object per run event to FILE ('-' for stderr).",
+        )(func)
+        func = click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")(
+            func
+        )
+        func = click.option(
+            "--on-failure",
+            type=click.Choice(["error", "ignore", "rollback"]),
+            default="error",
+            show_default=True,
+            help="On a failed resource: stop, carry on with what does not depend on it, or "
+            "delete what this run created.",
+        )(func)
         if output_file:
             func = click.option(
                 "--output-file",
@@ -74,16 +110,6 @@ def _run_options(
     return decorate
 
 
-def _on_failure(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--on-failure",
-        type=click.Choice(["error", "ignore", "rollback"]),
-        default="error",
-        show_default=True,
-        help="On a failed resource: stop, carry on, or delete what this run created.",
-    )(func)
-
-
 def _detailed(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--detailed-exitcode",
@@ -92,44 +118,20 @@ def _detailed(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-@contextmanager
-def _runner(
-    stack_dir: str,
-    stack_env: str,
-    env: EnvOptions,
-    cloud: CloudOptions,
-    output: OutputOptions,
-    **options: Any,
-) -> Iterator[Any]:
-    from stackdeploy.engine.context import RunContext, RunOptions
-    from stackdeploy.engine.runner import StackRunner
-    from stackdeploy.manifest.context import Stack
-    from stackdeploy.query.engine import QueryEngine
+@dataclass(frozen=True)
+class RunArgs:
+    """What every stack command passes on to the engine."""
 
-    stack = Stack.load(
-        stack_dir,
-        stack_env,
-        env_file=env.env_file,
-        env_overrides=_pairs(env),
-        strict=bool(options.pop("strict", False)),
-    )
-    for warning in stack.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    region = cloud.region or stack.region
-    if region and not cloud.region:
-        cloud = dataclasses.replace(cloud, region=region)
-    # The embedded sandbox answers in microseconds: poll it often rather than every 0.2 s.
-    fast = {"poll_initial": 0.01, "poll_max": 0.5} if cloud.sandbox else {}
-    with cloud.open(**fast) as client:
-        region = region or client.default_region
-        run = RunContext(
-            stack=stack,
-            cloud=client,
-            engine=QueryEngine(client, region=region),
-            region=region,
-            options=RunOptions(show_queries=output.show_queries, **options),
-        )
-        yield StackRunner(run)
+    stack_dir: str
+    stack_env: str
+    dry_run: bool = False
+    allow_replace: bool = False
+    on_failure: str = "error"
+    targets: tuple[str, ...] = ()
+    strict: bool = False
+    parallelism: int = DEFAULT_PARALLELISM
+    max_rps: float | None = None
+    events_path: str | None = None
 
 
 def _pairs(env: EnvOptions) -> dict[str, str]:
@@ -138,30 +140,148 @@ def _pairs(env: EnvOptions) -> dict[str, str]:
     return parse_env_overrides(env.pairs)
 
 
-def _masker(runner: Any) -> Any:
+@contextmanager
+def _signals(cancel: Cancel, state: RunState, echo: Callable[[str], None]) -> Iterator[None]:
+    """First SIGINT/SIGTERM: stop scheduling, let what is in flight finish. Second: exit at
+    once, naming the request tokens still in flight (they can be followed with
+    ``stack-deploy query "SELECT * FROM awscc.cloud_control.resource_request WHERE
+    RequestToken = '...'"`` or by simply running the command again)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    count = 0
+
+    def handler(signum: int, frame: Any) -> None:
+        nonlocal count
+        count += 1
+        name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
+        flying = state.in_flight()
+        if count == 1:
+            which = ", ".join(f"{r.resource} ({r.operation.lower()})" for r in flying)
+            echo(
+                f"{name}: starting nothing new; waiting for {len(flying)} request(s) in flight"
+                + (f": {which}" if which else "")
+                + ". Interrupt again to exit at once."
+            )
+            cancel.set(name)
+            return
+        tokens = ", ".join(f"{r.resource}: {r.request_token}" for r in flying) or "none"
+        echo(f"{name}: exiting at once; requests still in flight: {tokens}")
+        sys.stderr.flush()
+        os._exit(143 if name == "SIGTERM" else 130)
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _progress_sinks(
+    stack: Any, masker: Masker, events_path: str | None, output: OutputOptions, stack_: ExitStack
+) -> list[EventSink]:
+    from stackdeploy.report.progress import JsonLinesEvents, LiveProgress, PlainProgress
+
+    sinks: list[EventSink] = []
+    if sys.stderr.isatty() and not os.environ.get("CI"):
+        live = LiveProgress(mask=masker.text)
+        live.start()
+        stack_.callback(live.stop)
+        sinks.append(live)
+    else:
+        plain = PlainProgress(mask=masker.text)
+        plain.start()
+        stack_.callback(plain.stop)
+        sinks.append(plain)
+    if events_path:
+        stream: IO[str]
+        if events_path == "-":
+            stream = sys.stderr
+        else:
+            stream = open(events_path, "w", encoding="utf-8")  # noqa: SIM115 (closed by the ExitStack)
+            stack_.callback(stream.close)
+        sinks.append(JsonLinesEvents(stream, mask=masker.text))
+    return sinks
+
+
+@contextmanager
+def _runner(
+    args: RunArgs, env: EnvOptions, cloud: CloudOptions, output: OutputOptions
+) -> Iterator[tuple[Runner, Masker]]:
+    """Load the stack, open Cloud Control, and yield a ready runner with its masker."""
+    from stackdeploy.engine import Cancel, Run, Runner, RunOptions, RunState
+    from stackdeploy.engine.events import Emitter, FanOut
+    from stackdeploy.engine.graph import build_graph
+    from stackdeploy.manifest.stack import load_stack
     from stackdeploy.report.mask import Masker
 
-    return Masker(protected_values=runner.stack.secret_values())
+    stack = load_stack(
+        args.stack_dir,
+        args.stack_env,
+        env_file=env.env_file,
+        env_overrides=_pairs(env),
+        strict=args.strict,
+    )
+    for warning in stack.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    graph = build_graph(stack)  # a cycle is refused before any call
+    graph.select(args.targets)  # so is an unknown --target
+    region = cloud.region or stack.region
+    if region and not cloud.region:
+        cloud = dataclasses.replace(cloud, region=region)
+    state = RunState(stack)
+    masker = Masker(source=state.secrets)
+    cancel = Cancel()
+    config: dict[str, Any] = {"max_rps": args.max_rps}
+    if cloud.sandbox:
+        # The embedded sandbox answers in microseconds: poll it often rather than every 0.2 s.
+        config.update(poll_initial=0.01, poll_max=0.5)
+    with ExitStack() as stack_, cloud.open(**config) as client:
+        sinks = _progress_sinks(stack, masker, args.events_path, output, stack_)
+        emitter = Emitter(FanOut(sinks))
+        run = Run(
+            stack=stack,
+            state=state,
+            cloud=client,
+            region=region or client.default_region,
+            options=RunOptions(
+                dry_run=args.dry_run,
+                allow_replace=args.allow_replace,
+                on_failure=args.on_failure,  # type: ignore[arg-type]
+                show_queries=output.show_queries,
+                targets=args.targets,
+                parallelism=args.parallelism,
+            ),
+            emit=emitter,
+            cancel=cancel,
+            mask=masker.text,
+        )
+        stack_.enter_context(_signals(cancel, state, lambda m: click.echo(m, err=True)))
+        yield Runner(run, graph=graph), masker
 
 
-def _print_plan(runner: Any, plan: Any, output: OutputOptions) -> None:
+def _print_plan(plan: Plan, masker: Masker, output: OutputOptions) -> None:
     from stackdeploy.report.jsonreport import render_plan_json
+    from stackdeploy.report.progress import no_color
     from stackdeploy.report.text import render_plan_text
 
-    masker = _masker(runner)
     if output.json:
         click.echo(render_plan_json(plan, masker), nl=False)
     else:
-        click.echo(render_plan_text(plan, color=sys.stdout.isatty(), masker=masker), nl=False)
+        color = sys.stdout.isatty() and not no_color()
+        click.echo(render_plan_text(plan, color=color, masker=masker), nl=False)
 
 
 def _report_run(
-    runner: Any, result: Any, output: OutputOptions, *, dry_run: bool, teardown: bool = False
+    result: Any, masker: Masker, output: OutputOptions, *, dry_run: bool, teardown: bool = False
 ) -> None:
     """A dry run (or any run with --output json) prints its plan; a real text run prints
     one line of what it did, the per-resource progress having gone to stderr."""
     if dry_run or output.json:
-        _print_plan(runner, result.plan, output)
+        _print_plan(result.plan, masker, output)
         return
     from stackdeploy.report.text import render_applied_text
 
@@ -170,24 +290,40 @@ def _report_run(
     )
 
 
-def _write_exports(runner: Any, path: str | None, exports: dict[str, Any] | None) -> None:
+def _write_exports(runner: Runner, path: str | None, exports: dict[str, Any] | None) -> None:
     """``--output-file`` (JSON) and stackql-deploy's ``./.stackql-deploy-exports``."""
     if exports is None:
         return
-    from stackdeploy.engine.runner import write_exports_env_file, write_output_file
+    from stackdeploy.report.exports import holds_secret, write_exports_env_file, write_output_file
 
+    secret = holds_secret(exports, runner.run.state.secrets())
     if path:
-        write_output_file(path, exports)
+        write_output_file(path, exports, private=secret)
         click.echo(f"stack exports written to {path}", err=True)
-    written = write_exports_env_file(exports, stack_name=runner.stack.name, env=runner.stack.env)
+    written = write_exports_env_file(
+        exports, stack_name=runner.stack.name, env=runner.stack.env, private=secret
+    )
     if written is not None:
         click.echo(f"stack exports written to {written} (source it in a shell)", err=True)
+
+
+def _fail_on(failures: list[tuple[str, str]], rolled_back: list[str] | None = None) -> None:
+    """One error naming every failed resource and why (already masked)."""
+    if not failures:
+        return
+    more = f" (rolled back: {', '.join(rolled_back)})" if rolled_back else ""
+    if len(failures) == 1:
+        name, why = failures[0]
+        raise StackDeployError(f"1 resource(s) failed: {name}{more}: {why}")
+    names = ", ".join(name for name, _ in failures)
+    lines = [f"{len(failures)} resource(s) failed: {names}{more}"]
+    lines += [f"  {name}: {why}" for name, why in failures]
+    raise StackDeployError("\n".join(lines))
 
 
 @click.command()
 @_stack_arguments
 @_run_options()
-@_on_failure
 @common_options
 def build(
     stack_dir: str,
@@ -195,39 +331,23 @@ def build(
     env: EnvOptions,
     cloud: CloudOptions,
     output: OutputOptions,
-    dry_run: bool,
     output_file: str | None,
     allow_replace: bool,
-    on_failure: str,
-    targets: tuple[str, ...],
-    strict: bool,
-    parallelism: int,
+    **options: Any,
 ) -> None:
     """Create or update the resources of the stack in STACK_DIR for STACK_ENV."""
-    with _runner(
-        stack_dir,
-        stack_env,
-        env,
-        cloud,
-        output,
-        dry_run=dry_run,
-        allow_replace=allow_replace,
-        on_failure=on_failure,
-        targets=targets,
-        strict=strict,
-    ) as runner:
+    args = RunArgs(stack_dir, stack_env, allow_replace=allow_replace, **options)
+    with _runner(args, env, cloud, output) as (runner, masker):
         result = runner.build()
-        _report_run(runner, result, output, dry_run=dry_run)
-        if not dry_run:
+        _report_run(result, masker, output, dry_run=args.dry_run)
+        if not args.dry_run:
             _write_exports(runner, output_file, result.exports)
-        if result.failures:
-            names = ", ".join(name for name, _ in result.failures)
-            raise StackDeployError(f"{len(result.failures)} resource(s) failed: {names}")
+        _fail_on(result.failures, result.rolled_back)
 
 
 @click.command()
 @_stack_arguments
-@_run_options(dry_run=False)
+@_run_options()
 @_detailed
 @common_options
 def plan(
@@ -239,30 +359,21 @@ def plan(
     output_file: str | None,
     allow_replace: bool,
     detailed_exitcode: bool,
-    targets: tuple[str, ...],
-    strict: bool,
-    parallelism: int,
+    **options: Any,
 ) -> None:
     """Show what build would change, without changing anything."""
-    with _runner(
-        stack_dir,
-        stack_env,
-        env,
-        cloud,
-        output,
-        allow_replace=allow_replace,
-        targets=targets,
-        strict=strict,
-    ) as runner:
+    options["dry_run"] = True
+    args = RunArgs(stack_dir, stack_env, allow_replace=allow_replace, **options)
+    with _runner(args, env, cloud, output) as (runner, masker):
         result = runner.plan()
-        _print_plan(runner, result, output)
+        _print_plan(result, masker, output)
     if detailed_exitcode and result.has_changes:
         sys.exit(CHANGES_EXIT_CODE)
 
 
 @click.command(name="test")
 @_stack_arguments
-@_run_options(dry_run=False, replace=False)
+@_run_options(replace=False)
 @_detailed
 @common_options
 def test(
@@ -273,27 +384,23 @@ def test(
     output: OutputOptions,
     output_file: str | None,
     detailed_exitcode: bool,
-    targets: tuple[str, ...],
-    strict: bool,
-    parallelism: int,
+    **options: Any,
 ) -> None:
     """Check that every resource exists, is in its desired state and exports resolve."""
     from stackdeploy.report.jsonreport import render_plan_json
+    from stackdeploy.report.progress import no_color
     from stackdeploy.report.text import render_drift_text
 
-    with _runner(
-        stack_dir, stack_env, env, cloud, output, targets=targets, strict=strict
-    ) as runner:
+    args = RunArgs(stack_dir, stack_env, **options)
+    with _runner(args, env, cloud, output) as (runner, masker):
         result = runner.test()
-        masker = _masker(runner)
         if output.json:
             click.echo(render_plan_json(result.plan, masker), nl=False)
         else:
-            click.echo(
-                render_drift_text(result.plan, color=sys.stdout.isatty(), masker=masker),
-                nl=False,
-            )
-        _write_exports(runner, output_file, result.exports)
+            color = sys.stdout.isatty() and not no_color()
+            click.echo(render_drift_text(result.plan, color=color, masker=masker), nl=False)
+        if not args.dry_run:
+            _write_exports(runner, output_file, result.exports)
     if result.plan.has_changes:
         if detailed_exitcode:
             sys.exit(CHANGES_EXIT_CODE)
@@ -304,7 +411,6 @@ def test(
 @click.command()
 @_stack_arguments
 @_run_options(output_file=False, replace=False)
-@_on_failure
 @common_options
 def teardown(
     stack_dir: str,
@@ -312,23 +418,11 @@ def teardown(
     env: EnvOptions,
     cloud: CloudOptions,
     output: OutputOptions,
-    dry_run: bool,
-    on_failure: str,
-    targets: tuple[str, ...],
-    strict: bool,
-    parallelism: int,
+    **options: Any,
 ) -> None:
-    """Delete the stack's resources, in reverse order."""
-    with _runner(
-        stack_dir,
-        stack_env,
-        env,
-        cloud,
-        output,
-        dry_run=dry_run,
-        on_failure=on_failure,
-        targets=targets,
-        strict=strict,
-    ) as runner:
+    """Delete the stack's resources, dependents first, in parallel."""
+    args = RunArgs(stack_dir, stack_env, **options)
+    with _runner(args, env, cloud, output) as (runner, masker):
         result = runner.teardown()
-        _report_run(runner, result, output, dry_run=dry_run, teardown=True)
+        _report_run(result, masker, output, dry_run=args.dry_run, teardown=True)
+        _fail_on(result.failures)

@@ -27,13 +27,13 @@ from typing import Any
 from stackdeploy.cloud.config import CloudConfig
 from stackdeploy.cloud.events import ProgressEvent
 from stackdeploy.cloud.polling import PollPolicy, PollTimeout, backoff_delay, poll_to_completion
+from stackdeploy.cloud.protocol import EventCallback
 from stackdeploy.cloud.ratelimit import RateLimiter
 from stackdeploy.cloud.session import ClientPool
 from stackdeploy.errors import CloudControlError, RequestTimeoutError
 
 __all__ = ["CloudConfig", "CloudControl", "ProgressEvent", "RequestFailedError"]
 
-EventCallback = Callable[[ProgressEvent], None]
 
 # Async ErrorCodes that say "try again", not "this cannot work".
 RETRYABLE_ASYNC_CODES = frozenset(
@@ -78,7 +78,7 @@ _HINTS = {
     "TypeNotFound": "check the resource type name and that Cloud Control supports it "
     "in this region",
     "UnsupportedAction": "this resource type does not support this operation through Cloud Control",
-    "Throttling": "AWS kept throttling after retries: lower --parallelism or max_rps",
+    "Throttling": "AWS kept throttling after retries: lower --parallelism or --max-rps",
     "ResourceConflict": "another request is in progress on this resource: wait for it, then retry",
     "ConcurrentOperation": "another request is in progress on this resource: wait for it, "
     "then retry",
@@ -95,6 +95,11 @@ _HINTS = {
     "NotStabilized": "the resource was created but did not stabilise; check it in the "
     "service's console",
 }
+
+
+def _is_throttling(code: str) -> bool:
+    bare = code[: -len("Exception")] if code.endswith("Exception") else code
+    return bare.startswith(("Throttl", "TooManyRequests", "RequestLimitExceeded", "SlowDown"))
 
 
 def _hint_for(code: str | None) -> str | None:
@@ -174,10 +179,28 @@ class CloudControl:
         self.on_event = on_event
         self._rng = rng or random.Random()
         self.pool = ClientPool(self.config)
-        self.limiter = RateLimiter(self.config.max_rps, self.config.burst, clock=clock, sleep=sleep)
+        self.limiter = RateLimiter(self.max_rps, self.config.burst, clock=clock, sleep=sleep)
         self.poll_policy = PollPolicy(
             self.config.poll_initial, self.config.poll_factor, self.config.poll_max
         )
+
+    @property
+    def max_rps(self) -> float:
+        """The rate limit in force (0 = unlimited): ``max_rps`` when set, else unlimited on
+        loopback endpoints (the sandbox) and 20/s against AWS."""
+        from stackdeploy.cloud.config import AWS_DEFAULT_MAX_RPS, is_loopback_url
+
+        if self.config.max_rps is not None:
+            return max(0.0, float(self.config.max_rps))
+        endpoint = self.config.endpoint_url
+        if self.config.sandbox or is_loopback_url(endpoint):
+            return 0.0
+        if not endpoint:
+            from stackdeploy.cloud.session import _endpoint_from_environment
+
+            if is_loopback_url(_endpoint_from_environment()):
+                return 0.0
+        return AWS_DEFAULT_MAX_RPS
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -236,7 +259,11 @@ class CloudControl:
                     isinstance(status, int) and status >= 500
                 )
                 if retryable and attempt < self.config.max_retries:
-                    self._backoff(attempt)
+                    if _is_throttling(code):
+                        # Everyone backs off, not only this thread (see RateLimiter.penalize).
+                        self.limiter.penalize(self._backoff_delay(attempt))
+                    else:
+                        self._backoff(attempt)
                     attempt += 1
                     continue
                 suffix = f" (after {attempt + 1} attempts)" if attempt else ""
@@ -273,12 +300,13 @@ class CloudControl:
             except BotoCoreError as exc:
                 raise CloudControlError(f"{what}: {exc}") from exc
 
-    def _backoff(self, attempt: int) -> None:
-        self.sleep(
-            backoff_delay(
-                attempt, base=self.config.retry_base, cap=self.config.retry_max, rng=self._rng
-            )
+    def _backoff_delay(self, attempt: int) -> float:
+        return backoff_delay(
+            attempt, base=self.config.retry_base, cap=self.config.retry_max, rng=self._rng
         )
+
+    def _backoff(self, attempt: int) -> None:
+        self.sleep(self._backoff_delay(attempt))
 
     def _cc(self, region: str, operation: str, what: str, **params: Any) -> Any:
         return self._call("cloudcontrol", region, operation, what, **params)
@@ -552,33 +580,9 @@ class CloudControl:
             event = ProgressEvent.from_api(response["ProgressEvent"])
             if callback is not None:
                 callback(event)
-            try:
-                event = poll_to_completion(
-                    event,
-                    lambda request_token: self.request_status(request_token, region),
-                    deadline=deadline,
-                    policy=self.poll_policy,
-                    clock=self.clock,
-                    sleep=self.sleep,
-                    on_event=callback,
-                )
-            except PollTimeout as timeout:
-                last = timeout.event
-                what_now = _describe(
-                    f"{operation.capitalize()}Resource",
-                    type_name,
-                    identifier or last.identifier,
-                    region,
-                )
-                raise RequestTimeoutError(
-                    f"{what_now} did not finish within {timeout_s / 60:g} minutes "
-                    f"(request token {last.request_token}, last status {last.status})",
-                    error_code=last.error_code,
-                    status_message=last.status_message,
-                    request_token=last.request_token,
-                    hint="the request may still finish: check it by its request token, "
-                    "or raise the time-out (timeout_minutes)",
-                ) from None
+            event = self._poll(
+                event, region, deadline, timeout_s, callback, operation, type_name, identifier
+            )
             if event.status == "SUCCESS":
                 return event
             if event.status == "FAILED":
@@ -589,11 +593,88 @@ class CloudControl:
                     and resubmits < self.config.max_resubmits
                     and self.clock() < deadline
                 ):
-                    self._backoff(resubmits)
+                    if event.error_code == "Throttling":
+                        self.limiter.penalize(self._backoff_delay(resubmits))
+                    else:
+                        self._backoff(resubmits)
                     resubmits += 1
                     token = _new_token()
                     continue
             raise self._failure(operation, type_name, identifier, region, event, resubmits)
+
+    def _poll(
+        self,
+        event: ProgressEvent,
+        region: str,
+        deadline: float,
+        timeout_s: float,
+        callback: EventCallback | None,
+        operation: str,
+        type_name: str | None,
+        identifier: str | None,
+        started: float | None = None,
+    ) -> ProgressEvent:
+        """Poll ``event``'s request to its final state (a time-out raises, naming the token)."""
+        try:
+            return poll_to_completion(
+                event,
+                lambda request_token: self.request_status(request_token, region),
+                deadline=deadline,
+                policy=self.poll_policy,
+                clock=self.clock,
+                sleep=self.sleep,
+                on_event=callback,
+                started=started,
+            )
+        except PollTimeout as timeout:
+            last = timeout.event
+            what_now = _describe(
+                f"{operation.capitalize()}Resource",
+                type_name or last.type_name,
+                identifier or last.identifier,
+                region,
+            )
+            raise RequestTimeoutError(
+                f"{what_now} did not finish within {timeout_s / 60:g} minutes "
+                f"(request token {last.request_token}, last status {last.status})",
+                error_code=last.error_code,
+                status_message=last.status_message,
+                request_token=last.request_token,
+                hint="the request may still finish: check it by its request token, "
+                "or raise the time-out (timeout_minutes)",
+            ) from None
+
+    def wait_for_request(
+        self,
+        request_token: str,
+        region: str | None = None,
+        timeout_minutes: float | None = None,
+        on_event: EventCallback | None = None,
+    ) -> ProgressEvent:
+        """Poll an existing request to its final state and return the final event, whatever
+        its status (a run picking up the requests an interrupted run left in flight)."""
+        region = self._region(region)
+        callback = on_event or self.on_event
+        timeout_s = self._timeout_seconds(timeout_minutes)
+        deadline = self.clock() + timeout_s
+        event = self.request_status(request_token, region)
+        if callback is not None:
+            callback(event)
+        started = self.clock()
+        if event.event_time is not None:
+            # Elapsed time counts from the submission, for a request an earlier run made.
+            started = min(started, event.event_time.timestamp())
+        return self._poll(
+            event,
+            region,
+            deadline,
+            timeout_s,
+            callback,
+            event.operation or "REQUEST",
+            event.type_name,
+            event.identifier,
+            started,
+        )
 
     def _failure(
         self,

@@ -21,8 +21,10 @@ class CloudConfig:
     endpoint_url: str | None = None
     sandbox: bool = False
     role_arn: str | None = None
-    # Rate limit for every API call, polls included, shared by all threads.
-    max_rps: float = 20.0
+    # Rate limit for every API call, polls included, shared by all threads. None: 20/s against
+    # AWS (safe below the ~25-30/s where Cloud Control throttles), unlimited against the
+    # sandbox or any loopback endpoint; 0 or less: unlimited.
+    max_rps: float | None = None
     burst: int = 10
     # Poll schedule: first poll after poll_initial seconds, growing by poll_factor to poll_max.
     poll_initial: float = 0.2
@@ -45,3 +47,23 @@ class CloudConfig:
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     max_pool_connections: int = 50
+
+    @property
+    def loopback(self) -> bool:
+        """True for the embedded sandbox or an endpoint on this machine."""
+        if self.sandbox:
+            return True
+        return is_loopback_url(self.endpoint_url)
+
+
+AWS_DEFAULT_MAX_RPS = 20.0
+
+
+def is_loopback_url(url: str | None) -> bool:
+    """True when ``url`` points at this machine (127.0.0.0/8, ::1, localhost)."""
+    if not url:
+        return False
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").lower()
+    return host == "localhost" or host == "::1" or host.startswith("127.")

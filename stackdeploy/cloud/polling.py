@@ -4,6 +4,9 @@ botocore's own waiter polls every 5 s for at most 2 minutes: too slow for fast r
 short for slow ones. Here the first poll comes well under a second after the submission, the
 interval grows geometrically to a few seconds, no poll is made before the event's RetryAfter,
 and the time-out comes from the caller (the schema's ``timeoutInMinutes`` for the handler).
+Without a RetryAfter, completion is noticed within ``max(0.2 x elapsed, 1 s)``: the interval
+never exceeds that bound, so a request that took a minute is seen within 12 s and a fast one
+within a second, at a poll cost that grows only logarithmically with the request's duration.
 Time is read and spent only through the injected ``clock``/``sleep`` so tests never wait.
 """
 
@@ -18,15 +21,22 @@ from stackdeploy.cloud.events import ProgressEvent
 
 @dataclass(frozen=True)
 class PollPolicy:
-    """Intervals between polls: ``initial``, then times ``factor``, capped at ``maximum``."""
+    """Intervals between polls: ``initial``, then times ``factor``, capped at ``maximum`` and
+    at ``max(fraction x elapsed, floor)`` (the lateness bound of noticing completion)."""
 
     initial: float = 0.2
     factor: float = 1.5
     maximum: float = 5.0
+    fraction: float = 0.2
+    floor: float = 1.0
 
-    def interval(self, poll_number: int) -> float:
-        """Seconds to wait before poll ``poll_number`` (0 = the first poll)."""
-        return min(self.maximum, self.initial * self.factor**poll_number)
+    def interval(self, poll_number: int, elapsed: float | None = None) -> float:
+        """Seconds to wait before poll ``poll_number`` (0 = the first poll), ``elapsed``
+        seconds after the request was submitted."""
+        wait = min(self.maximum, self.initial * self.factor**poll_number)
+        if elapsed is not None:
+            wait = min(wait, max(self.fraction * max(0.0, elapsed), self.floor))
+        return wait
 
 
 def backoff_delay(
@@ -58,13 +68,17 @@ def poll_to_completion(
     clock: Callable[[], float],
     sleep: Callable[[float], None],
     on_event: Callable[[ProgressEvent], None] | None = None,
+    started: float | None = None,
 ) -> ProgressEvent:
     """Poll ``get_status(request_token)`` until the event is final; return the final event.
 
     ``deadline`` and ``clock()`` are epoch seconds (RetryAfter is a wall-clock time). Raises
     :class:`PollTimeout` once the deadline passes with the request still running; one last poll
     is made at the deadline itself so a request finishing just in time is not reported late.
+    ``started`` (epoch seconds, default: now) is when the request was submitted.
     """
+    if started is None:
+        started = clock()
     poll_number = 0
     while not event.is_final:
         if event.request_token is None:
@@ -72,7 +86,7 @@ def poll_to_completion(
         now = clock()
         if now >= deadline:
             raise PollTimeout(event)
-        wait = policy.interval(poll_number)
+        wait = policy.interval(poll_number, now - started)
         if event.retry_after is not None:
             wait = max(wait, event.retry_after.timestamp() - now)
         wait = min(wait, deadline - now)

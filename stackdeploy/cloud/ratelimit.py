@@ -7,6 +7,11 @@ from several threads, so every API call (polls included) takes a token from one 
 Callers reserve a token under the lock and then sleep outside it for whatever deficit their
 reservation created. That keeps the order first-come-first-served, holds the lock only for
 arithmetic, and works with an injected fake clock/sleep in tests.
+
+Throttling backs everyone off, not only the thread that was throttled: :meth:`RateLimiter.
+penalize` pauses every acquisition for the back-off delay and halves the rate, which then
+recovers linearly (one request per second per second) to the configured rate. Without that,
+N threads each retrying on their own keep the account throttled.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections.abc import Callable
 class RateLimiter:
     """At most ``rate`` acquisitions per second on average, with bursts of up to ``burst``.
 
-    ``rate <= 0`` disables limiting.
+    ``rate <= 0`` disables limiting (throttling still pauses everyone).
     """
 
     def __init__(
@@ -37,20 +42,51 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._tokens = self.burst
         self._last = clock()
+        self._effective = self.rate
+        self._not_before = 0.0
+        self.throttled = 0  # how many times penalize() was called
+
+    @property
+    def effective_rate(self) -> float:
+        """The rate in force now (below ``rate`` while recovering from throttling)."""
+        with self._lock:
+            self._recover(self._clock())
+            return self._effective
+
+    def _recover(self, now: float) -> None:
+        # Caller holds the lock. Linear recovery after a throttle: +1 request/s per second.
+        if self.rate > 0 and self._effective < self.rate:
+            self._effective = min(self.rate, self._effective + max(0.0, now - self._last))
 
     def acquire(self) -> float:
         """Take one token, sleeping until it is available; returns the seconds waited."""
-        if self.rate <= 0:
-            return 0.0
         with self._lock:
             now = self._clock()
-            # max(): a wall clock that steps backwards must not drain the bucket.
-            elapsed = max(0.0, now - self._last)
-            self._last = now
-            self._tokens = min(self.burst, self._tokens + elapsed * self.rate)
-            self._tokens -= 1.0
-            # A negative balance is a queue of reservations: this caller waits for its share.
-            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+            pause = max(0.0, self._not_before - now)
+            if self.rate <= 0:
+                wait = pause
+            else:
+                # max(): a wall clock that steps backwards must not drain the bucket.
+                elapsed = max(0.0, now - self._last)
+                self._recover(now)
+                self._last = now
+                self._tokens = min(self.burst, self._tokens + elapsed * self._effective)
+                self._tokens -= 1.0
+                # A negative balance is a queue of reservations: this caller waits its share.
+                share = -self._tokens / self._effective if self._tokens < 0 else 0.0
+                wait = max(pause, share)
         if wait > 0:
             self._sleep(wait)
         return wait
+
+    def penalize(self, delay: float) -> None:
+        """Someone was throttled: every caller waits ``delay`` seconds from now, and the rate
+        halves (to at least one request per second) before recovering."""
+        with self._lock:
+            now = self._clock()
+            self.throttled += 1
+            self._not_before = max(self._not_before, now + max(0.0, delay))
+            if self.rate > 0:
+                self._recover(now)
+                self._effective = max(1.0, self._effective / 2)
+                self._tokens = min(self._tokens, 0.0)

@@ -17,7 +17,6 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stackdeploy.cloud.config import CloudConfig
@@ -26,7 +25,6 @@ from stackdeploy.errors import StackDeployError, UsageError
 if TYPE_CHECKING:
     from stackdeploy.cloud.client import CloudControl
 
-DEFAULT_SANDBOX_STATE = ".stack-deploy/sandbox.db"
 # Region used against the sandbox or an endpoint when nothing else names one.
 LOCAL_DEFAULT_REGION = "us-east-1"
 FAKE_ACCESS_KEY = "AKIASTACKDEPLOYFAKE0"
@@ -180,47 +178,31 @@ def open_cloud(
     profile: str | None = None,
     endpoint_url: str | None = None,
     sandbox: bool = False,
-    sandbox_state: str | os.PathLike[str] | None = None,
     **config: Any,
 ) -> Iterator[CloudControl]:
-    """Yield a ready :class:`CloudControl`; with ``sandbox=True`` run the sandbox meanwhile.
+    """Yield a ready :class:`CloudControl` (credentials and region resolved).
 
-    The sandbox runs in-process on a loopback port with its state in ``sandbox_state``
-    (default ``.stack-deploy/sandbox.db``), so separate invocations see the same resources.
-    Extra keyword arguments are :class:`CloudConfig` fields (``max_rps``, ``timeout_minutes``,
-    ...) or ``clock``/``sleep``/``on_event`` for :class:`CloudControl`.
+    ``sandbox=True`` says that ``endpoint_url`` is the sandbox: fake credentials are always
+    used there, never real ones. Starting the sandbox is the caller's business (the CLI does
+    it for ``--sandbox``; see :func:`stackdeploy.cli.options.open_cloud_from`). Extra keyword
+    arguments are :class:`CloudConfig` fields (``max_rps``, ``timeout_minutes``, ...) or
+    ``clock``/``sleep``/``on_event`` for :class:`CloudControl`.
     """
     from stackdeploy.cloud.client import CloudControl
 
-    if sandbox and endpoint_url:
-        raise UsageError("--sandbox and --endpoint-url cannot be used together")
+    if sandbox and not endpoint_url:
+        raise UsageError("the sandbox needs its endpoint URL (start it first)")
     control_kwargs = {k: config.pop(k) for k in ("clock", "sleep", "on_event") if k in config}
-    server: Any = None
-    if sandbox:
-        from stackdeploy.sandbox.faults import Faults
-        from stackdeploy.sandbox.server import SandboxServer
-
-        state = Path(sandbox_state or DEFAULT_SANDBOX_STATE)
-        state.parent.mkdir(parents=True, exist_ok=True)
-        # STACK_DEPLOY_SANDBOX_FAULTS works for the embedded sandbox too, so a stack's
-        # failure handling (--on-failure, troubleshoot) can be tried without a server.
-        server = SandboxServer(state_path=str(state), faults=Faults.from_env())
-        server.start()
-        endpoint_url = server.url
+    cloud_config = CloudConfig(
+        region=region,
+        profile=None if sandbox else profile,
+        endpoint_url=endpoint_url,
+        sandbox=sandbox,
+        **config,
+    )
+    cloud = CloudControl(cloud_config, **control_kwargs)
     try:
-        cloud_config = CloudConfig(
-            region=region,
-            profile=None if sandbox else profile,
-            endpoint_url=endpoint_url,
-            sandbox=sandbox,
-            **config,
-        )
-        cloud = CloudControl(cloud_config, **control_kwargs)
-        try:
-            cloud.open()
-            yield cloud
-        finally:
-            cloud.close()
+        cloud.open()
+        yield cloud
     finally:
-        if server is not None:
-            server.stop()
+        cloud.close()

@@ -1,16 +1,33 @@
-"""The executor: runs a stack's plan against Cloud Control.
+"""The executor: plans a whole stack, then applies it over the dependency graph.
 
-``runner.StackRunner`` walks the manifest's resources (one at a time, in manifest order, for
-now), asks each resource's handler what it would do (a :class:`~stackdeploy.plan.model.
-ResourcePlan`) and, unless this is a dry run, does it:
+- :mod:`.runner`: one loop per verb (plan, build, test, teardown) over the graph;
+- :mod:`.handlers`: one handler per kind of resource, behind one protocol;
+- :mod:`.graph`: dependencies from template references and ``depends_on``, cycles, targets;
+- :mod:`.scheduler`: bounded-parallel execution of a graph, failure policies, cancellation;
+- :mod:`.state`: the run state (exports, ``this.*``, callbacks, secrets, requests in flight);
+- :mod:`.discovery`: finding resources again in O(1) calls each (tag index, read caches);
+- :mod:`.events`: what the run reports as it goes (consumed by the CLI's progress views).
 
-- ``queries.QueryResource``: stackql-deploy semantics over the resource's query file
-  (exists, statecheck, create / createorupdate / update, exports, delete, command,
-  callback, troubleshoot anchors), with the schema diff as an extra check.
-- ``declarative.DeclarativeResource``: desired state from the props alone; generated
-  Cloud Control calls; found again by identifier, tags or create-only properties.
-- ``runner`` itself handles ``query``, ``command`` and ``script`` resources.
-
-Keeping "what to do" (the plan) apart from "how to do it" lets ``plan`` and ``--dry-run``
-share every line of discovery with ``build``.
+The engine talks to Cloud Control only through
+:class:`~stackdeploy.cloud.protocol.CloudControlAPI` and never renders output itself.
 """
+
+from stackdeploy.engine.context import Run, RunOptions
+from stackdeploy.engine.events import EventSink, ListSink, RunEvent
+from stackdeploy.engine.runner import Interrupted, PlanErrors, Runner, RunResult
+from stackdeploy.engine.scheduler import Cancel
+from stackdeploy.engine.state import RunState
+
+__all__ = [
+    "Cancel",
+    "EventSink",
+    "Interrupted",
+    "ListSink",
+    "PlanErrors",
+    "Run",
+    "RunEvent",
+    "RunOptions",
+    "RunResult",
+    "RunState",
+    "Runner",
+]

@@ -1,364 +1,406 @@
-"""Run a stack: plan, build, test and teardown, one resource at a time in manifest order.
+"""Run a stack: plan the whole of it first, then apply it over the dependency graph.
 
-Each resource goes through its handler (:mod:`.queries` or :mod:`.declarative`): plan it
-(read-only discovery), then, for build, apply the plan and record its exports so later
-resources can use them. ``plan`` and ``--dry-run`` stop after planning; resources that would
-be created export ``<evaluated>``. Teardown collects exports in manifest order (phase A),
-then deletes in reverse order (phase B), confirming each deletion.
+One loop per verb, and no look at what kind each resource is (its handler knows):
 
-Dependencies are inferred from template references (props, queries, conditions) to earlier
-resources' exports plus explicit ``depends_on``; they are reported in the plan and select
-what ``--target`` runs. The order of execution stays the manifest order.
+* ``plan`` / ``test``: plan every selected resource (read-only), in parallel over the graph;
+  every error of every resource is reported at once.
+* ``build``: the same plan first, and only when it holds no error, apply: a resource starts
+  as soon as everything it needs is done. A resource planned while something it needs was
+  still to change is planned again, with the real values, when its turn comes.
+* ``teardown``: collect every resource's exports (graph order), plan every delete (the check
+  queries), then delete in reverse graph order, in parallel.
+
+Failures follow ``--on-failure``: ``error`` stops scheduling and lets what runs finish;
+``ignore`` carries on with everything that does not depend on the failure; ``rollback``
+stops, then deletes what this run created, dependents first, in parallel. An interrupt
+(:class:`~stackdeploy.engine.scheduler.Cancel`) stops scheduling; requests in flight are
+polled to their end before the run reports :class:`Interrupted`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
-import re
-import subprocess
-import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from stackdeploy.engine.context import RunContext
-from stackdeploy.engine.declarative import DeclarativeResource
-from stackdeploy.engine.queries import QueryResource
-from stackdeploy.errors import DeployError, StackDeployError, UsageError
-from stackdeploy.manifest.context import EVALUATED, UNKNOWN, referenced_names
-from stackdeploy.manifest.model import ResourceDef
+from stackdeploy.engine.context import Run
+from stackdeploy.engine.graph import Graph, build_graph
+from stackdeploy.engine.handlers import ResourceHandler, Verb, handler_for
+from stackdeploy.engine.scheduler import NodeResult, Policy, Scheduler
+from stackdeploy.errors import LocatedError, StackDeployError
+from stackdeploy.manifest.stack import EVALUATED
 from stackdeploy.plan.model import Plan, ResourcePlan
 
 log = logging.getLogger("stackdeploy.engine")
 
-Handler = QueryResource | DeclarativeResource
+
+class PlanErrors(StackDeployError):
+    """Planning found errors: every one of them, each with its file and line. Nothing was
+    changed."""
+
+    def __init__(self, errors: list[tuple[str, StackDeployError]]) -> None:
+        self.errors = errors
+        if len(errors) == 1:
+            name, exc = errors[0]
+            message = _with_resource(name, exc)
+            super().__init__(message)
+            self.exit_code = exc.exit_code
+            return
+        lines = [f"{len(errors)} resources cannot be planned (nothing was changed):"]
+        lines += [f"  {_with_resource(name, exc)}" for name, exc in errors]
+        super().__init__("\n".join(lines))
+
+
+def _with_resource(name: str, exc: StackDeployError) -> str:
+    text = str(exc)
+    if isinstance(exc, LocatedError) or name in text:
+        return text
+    return f"{name}: {text}"
+
+
+class Interrupted(StackDeployError):
+    """The run was interrupted (SIGINT: exit 130, SIGTERM: exit 143) after what was in
+    flight finished."""
+
+    def __init__(self, message: str, *, signal_name: str, result: RunResult | None = None) -> None:
+        super().__init__(message)
+        self.exit_code = 143 if signal_name == "SIGTERM" else 130
+        self.result = result
 
 
 @dataclass
 class RunResult:
-    """What a run did: the plan, the resources that failed, the stack exports."""
+    """What a run did: the plan carried out, the resources that failed, the stack exports."""
 
     plan: Plan
     failures: list[tuple[str, str]] = field(default_factory=list)
     exports: dict[str, Any] | None = None
     elapsed: float = 0.0
+    rolled_back: list[str] = field(default_factory=list)
 
 
-class StackRunner:
-    """Plans and runs one loaded stack against one Cloud Control client."""
+class Runner:
+    """Plans and runs one loaded stack (see the module docstring)."""
 
-    def __init__(self, run: RunContext) -> None:
+    def __init__(self, run: Run, *, graph: Graph | None = None) -> None:
         self.run = run
         self.stack = run.stack
-        self._deps = self._dependencies()
-        self._selected = self._select_targets()
-
-    # -- dependencies and targets ---------------------------------------------------------
-
-    def _dependencies(self) -> dict[str, tuple[str, ...]]:
-        """resource -> earlier resources it refers to (exports, ``<res>.x``, depends_on)."""
-        exported_by: dict[str, str] = {}
-        deps: dict[str, tuple[str, ...]] = {}
-        names = {r.name for r in self.stack.resources}
+        self.graph: Graph = graph if graph is not None else build_graph(self.stack)
+        self.handlers: dict[str, ResourceHandler] = {}
         for res in self.stack.resources:
-            refs: set[str] = set()
-            refs |= referenced_names([p.value for p in res.props])
-            refs |= referenced_names([v for p in res.props for v in (p.values or {}).values()])
-            refs |= referenced_names(res.condition or "")
-            refs |= referenced_names(res.sql or "")
-            refs |= referenced_names(res.run or "")
-            if res.query_file is not None and res.query_file.is_file():
-                refs |= referenced_names(res.query_file.read_text(encoding="utf-8"))
-            found = []
-            for ref in sorted(refs):
-                owner = exported_by.get(ref) or (ref if ref in names else None)
-                if owner and owner != res.name and owner not in found:
-                    found.append(owner)
-            for explicit in res.depends_on:
-                if explicit not in found:
-                    found.append(explicit)
-            deps[res.name] = tuple(found)
-            for export in res.exports:
-                exported_by[export.name] = res.name
-        return deps
+            handler = handler_for(run, res)
+            handler.depends_on = self.graph.deps[res.name]
+            self.handlers[res.name] = handler
+        self._started = run.clock()
 
-    def _select_targets(self) -> set[str]:
-        names = [r.name for r in self.stack.resources]
-        targets = self.run.options.targets
-        if not targets:
-            return set(names)
-        unknown = [t for t in targets if t not in names]
-        if unknown:
-            from stackdeploy.manifest.validate import did_you_mean
+    # -- helpers --------------------------------------------------------------------------
 
-            raise UsageError(
-                f"--target {unknown[0]!r} is not a resource of stack {self.stack.name!r}",
-                hint=did_you_mean(unknown[0], names),
+    def selected(self, *, reverse: bool = False) -> tuple[str, ...]:
+        return self.graph.select(self.run.options.targets, reverse=reverse)
+
+    def _scheduler(self, *, depends_word: str = "depends on") -> Scheduler:
+        return Scheduler(self.run.options.parallelism, self.run.cancel, depends_word=depends_word)
+
+    def _elapsed(self) -> float:
+        return self.run.clock() - self._started
+
+    def _error_text(self, exc: BaseException) -> str:
+        return self.run.mask(str(exc))
+
+    def _raise_unexpected(self, results: Mapping[str, NodeResult[Any]]) -> None:
+        """A bug inside a worker is not a resource failure: raise it (after in-flight work
+        ended) so the CLI reports an internal error."""
+        for result in results.values():
+            if result.status == "failed" and not isinstance(result.error, StackDeployError):
+                assert result.error is not None
+                raise result.error
+
+    def _check_interrupted(self, result: RunResult | None = None) -> None:
+        cancel = self.run.cancel
+        if cancel.is_set():
+            reason = cancel.reason or "SIGINT"
+            raise Interrupted(
+                f"interrupted ({reason}): nothing new was started; requests already in flight "
+                "were followed to their end",
+                signal_name=reason,
+                result=result,
             )
-        selected: set[str] = set()
-        todo = list(targets)
-        while todo:
-            name = todo.pop()
-            if name not in selected:
-                selected.add(name)
-                todo.extend(self._deps.get(name, ()))
-        return selected
 
-    def resources(self) -> list[ResourceDef]:
-        return [r for r in self.stack.resources if r.name in self._selected]
+    # -- planning -------------------------------------------------------------------------
 
-    def handler(self, res: ResourceDef) -> Handler:
-        if res.declarative:
-            return DeclarativeResource(self.run, res)
-        return QueryResource(self.run, res)
+    def _plan_all(self, verb: Verb, nodes: tuple[str, ...]) -> dict[str, ResourcePlan]:
+        emit = self.run.emit
+        emit("phase", phase="planning", message=f"{len(nodes)} resources")
+        step = self.run.plan_step()
 
-    # -- plan and build -----------------------------------------------------------------------
+        def work(name: str) -> ResourcePlan:
+            handler = self.handlers[name]
+            emit("planning", name)
+            try:
+                plan = handler.plan(step, verb)
+            except StackDeployError:
+                # Later resources still get planned: their own errors are reported too.
+                self.run.state.set_placeholders(handler.res, EVALUATED)
+                raise
+            emit("planned", name, action=plan.action, message=plan.reason, type_name=plan.type)
+            return plan
 
-    def _skip(self, res: ResourceDef, reason: str) -> ResourcePlan:
-        return ResourcePlan(
-            name=res.name,
-            type=res.resource_type or "-",
-            action="skip",
-            reason=reason,
-            depends_on=self._deps[res.name],
-        )
+        results = self._scheduler().run(nodes, self.graph.deps, work, policy="continue")
+        self._raise_unexpected(results)
+        self._check_interrupted()
+        errors: list[tuple[str, StackDeployError]] = []
+        for name, result in results.items():
+            if result.status == "failed":
+                assert isinstance(result.error, StackDeployError)
+                errors.append((name, result.error))
+                emit("failed", name, phase="planning", message=self._error_text(result.error))
+        if errors:
+            raise PlanErrors(errors)
+        return {name: r.value for name, r in results.items() if r.value is not None}
 
     def plan(self) -> Plan:
         """What build would do; runs only read-only queries."""
-        return self._walk(apply=False).plan
-
-    def build(self) -> RunResult:
-        """Plan and apply every resource (or only plan, with ``--dry-run``)."""
-        return self._walk(apply=not self.run.options.dry_run)
-
-    def _walk(self, *, apply: bool) -> RunResult:
-        start = time.monotonic()
-        plans: list[ResourcePlan] = []
-        failures: list[tuple[str, str]] = []
-        applied: list[tuple[Handler, ResourcePlan]] = []
-        resources = self.resources()
-        for index, res in enumerate(resources, 1):
-            prefix = f"[{index}/{len(resources)}] {res.name}"
-            try:
-                rp = self._plan_and_apply(res, apply=apply, prefix=prefix, applied=applied)
-            except StackDeployError as exc:
-                if not apply or self.run.options.on_failure == "error":
-                    raise
-                failures.append((res.name, str(exc)))
-                self.run.say(f"{prefix}: FAILED: {exc}")
-                if self.run.options.on_failure == "rollback":
-                    self._rollback(applied)
-                    raise DeployError(
-                        f"resource {res.name!r} failed and the run was rolled back: {exc}"
-                    ) from exc
-                plans.append(self._skip(res, f"failed: {exc}"))
-                continue
-            plans.append(rp)
-        plan = Plan(self.stack.name, self.stack.env, tuple(plans))
-        result = RunResult(plan, failures, elapsed=time.monotonic() - start)
-        if apply and not failures and not self.run.options.targets:
-            # With --target only part of the stack ran: its exports may be incomplete.
-            result.exports = self.stack_exports(result.elapsed)
-        return result
-
-    def _plan_and_apply(
-        self,
-        res: ResourceDef,
-        *,
-        apply: bool,
-        prefix: str,
-        applied: list[tuple[Handler, ResourcePlan]],
-    ) -> ResourcePlan:
-        deps = self._deps[res.name]
-        if not self.stack.condition_holds(res):
-            self.run.say(f"{prefix}: skipped (if: false)")
-            return self._skip(res, "if: false")
-        if res.type == "script":
-            if apply:
-                self._run_script(res)
-                self.run.say(f"{prefix}: script ran")
-            else:
-                self.stack.set_placeholder_exports(res, EVALUATED)
-            return self._skip(res, "script: runs on every build")
-        handler = self.handler(res)
-        if res.type == "query":
-            assert isinstance(handler, QueryResource)
-            handler.query_exports()
-            return self._skip(res, "query: exports only")
-        if res.type == "command":
-            assert isinstance(handler, QueryResource)
-            if apply:
-                handler.run_command()
-                self.run.say(f"{prefix}: command ran")
-            return self._skip(res, "command: runs on every build")
-        rp = handler.plan(depends_on=deps)
-        if not apply:
-            if rp.action in ("create", "replace"):
-                self.stack.set_placeholder_exports(res, EVALUATED)
-            else:
-                handler.record_exports()
-            return rp
-        began = time.monotonic()
-        if rp.action not in ("noop", "skip"):
-            self.run.say(f"{prefix}: {rp.action} ({rp.reason or 'changes'})...")
-        handler.apply(rp)
-        handler.record_exports()
-        if rp.action in ("create", "replace"):
-            applied.append((handler, rp))
-        took = time.monotonic() - began
-        done = {"noop": "in sync", "create": "created", "update": "updated", "replace": "replaced"}
-        self.run.say(f"{prefix}: {done.get(rp.action, rp.action)} ({took:.1f}s)")
-        return rp
-
-    def _rollback(self, applied: list[tuple[Handler, ResourcePlan]]) -> None:
-        """Delete, newest first, what this run created (``--on-failure rollback``)."""
-        for handler, _rp in reversed(applied):
-            try:
-                if isinstance(handler, DeclarativeResource) or handler.has("delete"):
-                    handler.delete()
-                self.run.say(f"rollback: deleted {handler.res.name}")
-            except StackDeployError as exc:
-                self.run.say(f"rollback: could not delete {handler.res.name}: {exc}")
-
-    def _run_script(self, res: ResourceDef) -> None:
-        command = self.stack.render_run(res)
-        self.run.show_query(res.name, "run", command)
-        proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise DeployError(
-                f"script resource {res.name!r} exited with {proc.returncode}: "
-                f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:] or ''}"
-            )
-        if res.exports:
-            try:
-                data = json.loads(proc.stdout)
-            except ValueError:
-                data = None
-            if not isinstance(data, dict):
-                raise DeployError(
-                    f"script resource {res.name!r} has exports, so its output must be a JSON "
-                    "object of strings"
-                )
-            self.stack.record_exports(res, data, file=self.stack.manifest.display_path)
-
-    def stack_exports(self, elapsed: float) -> dict[str, Any]:
-        exports = self.stack.stack_exports()
-        exports["elapsed_time"] = f"{elapsed:.2f}s"
-        return exports
-
-    # -- test ---------------------------------------------------------------------------------
+        nodes = self.selected()
+        plans = self._plan_all("plan", nodes)
+        return Plan(self.stack.name, self.stack.env, tuple(plans[n] for n in nodes))
 
     def test(self) -> RunResult:
         """Every resource exists, is in its desired state and its exports resolve."""
-        start = time.monotonic()
-        # A create-only change is drift to report, not a replacement to refuse.
-        self.run.options = dataclasses.replace(self.run.options, allow_replace=True)
-        plans: list[ResourcePlan] = []
-        for res in self.resources():
-            if res.type in ("command", "script"):
-                if res.type == "script":
-                    self.stack.set_placeholder_exports(res, EVALUATED)
-                plans.append(self._skip(res, f"{res.type}: not tested"))
-                continue
-            if not self.stack.condition_holds(res):
-                plans.append(self._skip(res, "if: false"))
-                continue
-            handler = self.handler(res)
-            if res.type == "query":
-                assert isinstance(handler, QueryResource)
-                handler.query_exports()
-                plans.append(self._skip(res, "query: exports only"))
-                continue
-            rp = handler.plan(depends_on=self._deps[res.name])
-            if rp.action in ("create", "replace"):
-                self.stack.set_placeholder_exports(res, EVALUATED)
-            else:
-                handler.record_exports()
-            plans.append(rp)
-        plan = Plan(self.stack.name, self.stack.env, tuple(plans))
-        result = RunResult(plan, elapsed=time.monotonic() - start)
+        nodes = self.selected()
+        plans = self._plan_all("test", nodes)
+        plan = Plan(self.stack.name, self.stack.env, tuple(plans[n] for n in nodes))
+        result = RunResult(plan, elapsed=self._elapsed())
         if not plan.has_changes and not self.run.options.targets:
-            result.exports = self.stack_exports(result.elapsed)
+            result.exports = self._stack_exports(result.elapsed)
         return result
 
-    # -- teardown -----------------------------------------------------------------------------
+    # -- build ----------------------------------------------------------------------------
+
+    def build(self) -> RunResult:
+        """Plan every resource, then (unless a dry run) apply over the graph."""
+        nodes = self.selected()
+        plans = self._plan_all("build", nodes)
+        if self.run.options.dry_run:
+            plan = Plan(self.stack.name, self.stack.env, tuple(plans[n] for n in nodes))
+            return RunResult(plan, elapsed=self._elapsed())
+        changing = {n for n in nodes if self.handlers[n].runs_on_apply(plans[n])}
+        emit = self.run.emit
+        emit("phase", phase="applying", message=f"{len(changing)} to change", count=len(changing))
+        policy: Policy = "skip" if self.run.options.on_failure == "ignore" else "stop"
+
+        def work(name: str) -> ResourcePlan:
+            handler = self.handlers[name]
+            replan = any(dep in changing for dep in self.graph.deps[name])
+            planned = plans[name]
+            began = self.run.clock()
+            if name in changing or replan:
+                emit("started", name, action=planned.action, type_name=planned.type)
+            step = self.run.apply_step(handler.res)
+            final = handler.apply(planned, step, replan=replan)
+            if name in changing or replan or final.changed:
+                emit(
+                    "done",
+                    name,
+                    action=final.action,
+                    elapsed=self.run.clock() - began,
+                    message=handler.done_message(final),
+                    type_name=final.type,
+                )
+            return final
+
+        def on_finish(name: str, result: NodeResult[ResourcePlan], running: frozenset[str]) -> None:
+            if result.status == "failed" and isinstance(result.error, StackDeployError):
+                emit("failed", name, message=self._error_text(result.error))
+                if policy == "stop" and running:
+                    emit(
+                        "note",
+                        message=f"{name} failed: starting nothing more; waiting for "
+                        f"{', '.join(sorted(running))} to finish",
+                    )
+
+        results = self._scheduler().run(
+            nodes, self.graph.deps, work, policy=policy, on_finish=on_finish
+        )
+        self._raise_unexpected(results)
+        final_plans: list[ResourcePlan] = []
+        failures: list[tuple[str, str]] = []
+        for name in nodes:
+            result = results[name]
+            if result.status == "done" and result.value is not None:
+                final_plans.append(result.value)
+                continue
+            planned = plans[name]
+            if result.status == "failed":
+                assert result.error is not None
+                text = self._error_text(result.error)
+                failures.append((name, text))
+                reason = f"failed: {text}"
+            elif result.status == "skipped":
+                reason = f"skipped: {result.reason}"
+                emit("skipped", name, message=result.reason)
+            else:
+                reason = f"not started: {result.reason}"
+                emit("not_started", name, message=result.reason)
+            final_plans.append(
+                ResourcePlan(
+                    name=name,
+                    type=planned.type,
+                    action="skip",
+                    identifier=planned.identifier,
+                    depends_on=planned.depends_on,
+                    reason=reason,
+                )
+            )
+        plan = Plan(self.stack.name, self.stack.env, tuple(final_plans))
+        run_result = RunResult(plan, failures, elapsed=self._elapsed())
+        if failures and self.run.options.on_failure == "rollback":
+            run_result.rolled_back = self._rollback(nodes, plans)
+        self._check_interrupted(run_result)
+        if not failures and not self.run.options.targets:
+            # With --target only part of the stack ran: its exports may be incomplete.
+            run_result.exports = self._stack_exports(run_result.elapsed)
+        return run_result
+
+    def _rollback(self, nodes: tuple[str, ...], plans: dict[str, ResourcePlan]) -> list[str]:
+        """Delete what this run created, dependents first, in parallel."""
+        created = [n for n in nodes if self.handlers[n].created]
+        if not created:
+            return []
+        emit = self.run.emit
+        emit("phase", phase="rolling back", message=f"{len(created)} created by this run")
+        reverse = self.graph.dependents()
+
+        def work(name: str) -> None:
+            handler = self.handlers[name]
+            emit("started", name, action="delete", phase="rollback")
+            handler.rollback(plans[name], self.run.apply_step(handler.res))
+            emit("done", name, action="delete", phase="rollback", message="rolled back")
+
+        results = self._scheduler(depends_word="needed by").run(
+            list(reversed(created)), reverse, work, policy="skip"
+        )
+        done = []
+        for name, result in results.items():
+            if result.status == "done":
+                done.append(name)
+            elif result.error is not None:
+                emit("failed", name, phase="rollback", message=self._error_text(result.error))
+        return done
+
+    def _stack_exports(self, elapsed: float) -> dict[str, Any]:
+        exports = self.run.state.stack_exports()
+        exports["elapsed_time"] = f"{elapsed:.2f}s"
+        return exports
+
+    # -- teardown -------------------------------------------------------------------------
 
     def teardown(self) -> RunResult:
-        """Collect exports (manifest order), then delete what exists (reverse order)."""
-        start = time.monotonic()
-        handlers: dict[str, Handler] = {}
-        for res in self.resources():
-            if res.type in ("command", "script"):
-                if res.type == "script":
-                    self.stack.set_placeholder_exports(res, UNKNOWN)
+        """Collect exports (graph order), plan every delete, then delete in reverse order."""
+        nodes = self.selected(reverse=True)
+        emit = self.run.emit
+        emit("phase", phase="planning", message=f"{len(nodes)} resources")
+        step = self.run.plan_step()
+
+        def collect(name: str) -> None:
+            self.handlers[name].collect(step)
+
+        collected = self._scheduler().run(nodes, self.graph.deps, collect, policy="continue")
+        self._raise_unexpected(collected)
+        self._check_interrupted()
+        errors = [
+            (name, r.error)
+            for name, r in collected.items()
+            if r.status == "failed" and isinstance(r.error, StackDeployError)
+        ]
+        if errors:
+            raise PlanErrors(errors)
+        # Every export is known now: a delete query sees them all, as in a sequential run.
+        self.run.state.whole_manifest = True
+
+        def plan_delete(name: str) -> ResourcePlan:
+            plan = self.handlers[name].plan_delete(step)
+            emit("planned", name, action=plan.action, message=plan.reason, type_name=plan.type)
+            return plan
+
+        reverse = self.graph.dependents()
+        planned = self._scheduler().run(
+            tuple(reversed(nodes)), reverse, plan_delete, policy="continue"
+        )
+        self._raise_unexpected(planned)
+        self._check_interrupted()
+        errors = [
+            (name, r.error)
+            for name, r in planned.items()
+            if r.status == "failed" and isinstance(r.error, StackDeployError)
+        ]
+        if errors:
+            raise PlanErrors(errors)
+        plans = {name: r.value for name, r in planned.items() if r.value is not None}
+        order = tuple(reversed(nodes))
+        if self.run.options.dry_run:
+            plan = Plan(self.stack.name, self.stack.env, tuple(plans[n] for n in order))
+            return RunResult(plan, elapsed=self._elapsed())
+        emit(
+            "phase",
+            phase="deleting",
+            message=f"{sum(p.action == 'delete' for p in plans.values())} to delete",
+        )
+        policy: Policy = "skip" if self.run.options.on_failure == "ignore" else "stop"
+
+        def delete(name: str) -> ResourcePlan:
+            plan = plans[name]
+            if plan.action != "delete":
+                return plan
+            handler = self.handlers[name]
+            began = self.run.clock()
+            emit("started", name, action="delete", type_name=plan.type)
+            handler.delete(plan, self.run.apply_step(handler.res))
+            emit(
+                "done",
+                name,
+                action="delete",
+                elapsed=self.run.clock() - began,
+                message="deleted",
+                type_name=plan.type,
+            )
+            return plan
+
+        def on_finish(name: str, result: NodeResult[ResourcePlan], running: frozenset[str]) -> None:
+            if result.status == "failed" and isinstance(result.error, StackDeployError):
+                emit("failed", name, message=self._error_text(result.error))
+
+        results = self._scheduler(depends_word="needed by").run(
+            order, reverse, delete, policy=policy, on_finish=on_finish
+        )
+        self._raise_unexpected(results)
+        final: list[ResourcePlan] = []
+        failures: list[tuple[str, str]] = []
+        for name in order:
+            result = results[name]
+            if result.status == "done" and result.value is not None:
+                final.append(result.value)
                 continue
-            handler = self.handler(res)
-            handlers[res.name] = handler
-            if res.type != "query":
-                assert not isinstance(handler, QueryResource) or res.type in ("resource", "multi")
-                handler.collect_exports_for_teardown()
-            elif isinstance(handler, QueryResource):
-                try:
-                    handler.query_exports()
-                except StackDeployError as exc:
-                    log.info("%s: exports not available for teardown: %s", res.name, exc)
-                    self.stack.set_placeholder_exports(res, UNKNOWN)
-        plans: list[ResourcePlan] = []
-        resources = [r for r in reversed(self.resources()) if r.type in ("resource", "multi")]
-        for index, res in enumerate(resources, 1):
-            prefix = f"[{index}/{len(resources)}] {res.name}"
-            if not self.stack.condition_holds(res):
-                plans.append(self._skip(res, "if: false"))
-                continue
-            self.stack.alias_columns_for_teardown(res)
-            handler = handlers[res.name]
-            rp = handler.plan_delete(depends_on=self._deps[res.name])
-            plans.append(rp)
-            if rp.action != "delete":
-                self.run.say(f"{prefix}: {rp.reason or 'skipped'}")
-                continue
-            if self.run.options.dry_run:
-                continue
-            self.run.say(f"{prefix}: deleting...")
-            began = time.monotonic()
-            handler.delete()
-            self.run.say(f"{prefix}: deleted ({time.monotonic() - began:.1f}s)")
-        plan = Plan(self.stack.name, self.stack.env, tuple(plans))
-        return RunResult(plan, elapsed=time.monotonic() - start)
-
-
-def write_output_file(path: str | Path, exports: dict[str, Any]) -> None:
-    """The stack exports as pretty JSON (2-space indent, sorted keys), parents created."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(exports, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-EXPORTS_ENV_FILE = ".stackql-deploy-exports"
-
-
-def _shell_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", text)
-
-
-def write_exports_env_file(
-    exports: dict[str, Any], *, stack_name: str, env: str, directory: str | Path = "."
-) -> Path | None:
-    """stackql-deploy 2.x's ``./.stackql-deploy-exports``: one ``export`` line per manifest
-    export (``STACKQL_DEPLOY__<stack>__<env>__<var>='<value>'``, ``-`` turned into ``_``),
-    for ``source`` in a CI job. Nothing is written when the manifest has no exports."""
-    names = [k for k in exports if k not in ("stack_name", "stack_env", "elapsed_time")]
-    if not names:
-        return None
-    prefix = f"STACKQL_DEPLOY__{_shell_name(stack_name)}__{_shell_name(env)}__"
-    lines = []
-    for name in names:
-        value = exports[name]
-        text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-        quoted = "'" + text.replace("'", "'\\''") + "'"
-        lines.append(f"export {prefix}{_shell_name(name)}={quoted}")
-    target = Path(directory) / EXPORTS_ENV_FILE
-    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return target
+            base = plans[name]
+            if result.status == "failed":
+                assert result.error is not None
+                text = self._error_text(result.error)
+                failures.append((name, text))
+                reason = f"failed: {text}"
+            else:
+                reason = f"{result.status.replace('_', ' ')}: {result.reason}"
+            final.append(
+                ResourcePlan(
+                    name=name,
+                    type=base.type,
+                    action="skip",
+                    identifier=base.identifier,
+                    depends_on=base.depends_on,
+                    reason=reason,
+                )
+            )
+        run_result = RunResult(
+            Plan(self.stack.name, self.stack.env, tuple(final)), failures, elapsed=self._elapsed()
+        )
+        self._check_interrupted(run_result)
+        return run_result

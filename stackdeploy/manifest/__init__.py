@@ -1,22 +1,14 @@
 """The stack manifest: loading (with line numbers), validation, variables and rendering.
 
-Entry point: :meth:`Stack.load` (``stackdeploy.manifest.context``), which returns a
-:class:`Stack` holding the validated :class:`Manifest` and rendering contexts, props,
-queries and conditions for each resource. See docs/manifest.md (the format) and
-docs/dev/interfaces.md (this API).
+Entry point: :func:`load_stack` (:mod:`stackdeploy.manifest.stack`), which returns an
+immutable :class:`LoadedStack` (the validated :class:`Manifest`, the variables, the
+rendered globals, each resource's parsed query file and the names its templates use).
+Rendering is done by the pure functions of :mod:`stackdeploy.manifest.render`. See
+docs/manifest.md (the format) and docs/dev/interfaces.md (this API).
 """
 
 from __future__ import annotations
 
-from stackdeploy.manifest.context import (
-    EVALUATED,
-    PLACEHOLDERS,
-    UNKNOWN,
-    ExportsStore,
-    Stack,
-    is_placeholder,
-    merge_values,
-)
 from stackdeploy.manifest.envfile import load_env_vars, parse_env_overrides
 from stackdeploy.manifest.model import (
     MANIFEST_FILE,
@@ -28,6 +20,15 @@ from stackdeploy.manifest.model import (
     ResourceDef,
     ReturnVal,
 )
+from stackdeploy.manifest.stack import (
+    EVALUATED,
+    PLACEHOLDERS,
+    UNKNOWN,
+    LoadedStack,
+    is_placeholder,
+    load_stack,
+    merge_values,
+)
 from stackdeploy.manifest.validate import ManifestProblems, Problem
 
 __all__ = [
@@ -37,17 +38,17 @@ __all__ = [
     "RESOURCE_KINDS",
     "UNKNOWN",
     "ExportDef",
-    "ExportsStore",
     "GlobalDef",
+    "LoadedStack",
     "Manifest",
     "ManifestProblems",
     "Problem",
     "PropDef",
     "ResourceDef",
     "ReturnVal",
-    "Stack",
     "is_placeholder",
     "load_env_vars",
+    "load_stack",
     "merge_values",
     "parse_env_overrides",
 ]

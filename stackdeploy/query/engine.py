@@ -206,6 +206,71 @@ class QueryEngine:
                 region=self.region,
             )
 
+    def check(self, sql: str, *, file: str | None = None, line: int | None = None) -> None:
+        """Parse every statement of ``sql`` and check its tables and columns, without any
+        Cloud Control call. Raises the :class:`QueryError` running it would raise first
+        for a syntax error, an unknown table or an unknown column."""
+        statements = split_statements(sql, line=line or 1, file=file)
+        if not statements:
+            raise QueryError("no SQL statement to run", file=file, line=line)
+        for statement in statements:
+            try:
+                self._check(statement, file)
+            except LocatedError as exc:
+                if exc.file or exc.line:
+                    raise
+                raise type(exc)(
+                    exc.bare_message, file=file, line=statement.line, hint=exc.hint
+                ) from exc
+            except StackDeployError as exc:
+                raise QueryError(
+                    exc.message, file=file, line=statement.line, hint=exc.hint
+                ) from exc
+
+    def _check(self, statement: Statement, file: str | None) -> None:
+        _check_empty_items(statement, file)
+        tree = self._parse(statement, file)
+        if isinstance(tree, exp.Insert | exp.Update | exp.Delete):
+            target = tree.this
+            dml._target(target, tree.key.upper(), region=self.region)
+            source = tree.expression if isinstance(tree, exp.Insert) else None
+            if isinstance(source, exp.Query):
+                query = cast(exp.Expression, source)
+                if awscc_tables(query):
+                    self._compile(query, statement, file)
+            return
+        if isinstance(tree, exp.Query):
+            self._compile(cast(exp.Expression, tree), statement, file)
+            return
+        raise QueryError(
+            f"unsupported statement {tree.key.upper()}",
+            hint="awscc SQL supports SELECT, INSERT, UPDATE and DELETE",
+        )
+
+    def _compile(self, tree: exp.Expression, statement: Statement, file: str | None) -> None:
+        """Resolve the tables of a SELECT and let SQLite compile it (EXPLAIN) on empty
+        tables: unknown tables, columns and functions fail here."""
+        with self._connection() as conn:
+            specs: list[TableSpec] = []
+            for index, ref in enumerate(awscc_tables(tree)):
+                where = statement.line + (ref.line - 1 if ref.line else 0)
+                try:
+                    spec = resolve_table(ref.name, region=self.region)
+                except QueryError as exc:
+                    raise QueryError(
+                        exc.bare_message, file=file, line=where, hint=exc.hint
+                    ) from exc
+                temp = f"_awscc_{index}"
+                _create_table(conn, temp, spec.columns)
+                ref.node.replace(
+                    exp.Table(
+                        this=exp.to_identifier(temp, quoted=True),
+                        alias=exp.TableAlias(this=exp.to_identifier(ref.alias)),
+                    )
+                )
+                specs.append(spec)
+            self._sqlite(conn, f"EXPLAIN {tree.sql(dialect=DIALECT)}", tree, specs, statement, file)
+
     def execute_all(
         self, sql: str, *, file: str | None = None, line: int | None = None
     ) -> list[QueryResult]:

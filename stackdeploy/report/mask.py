@@ -84,8 +84,14 @@ class Masker:
         write_only_paths: Mapping[str, Iterable[Pattern]] | None = None,
         *,
         lookup: Callable[[str], Sequence[Pattern]] | None = None,
+        source: Callable[[], Iterable[str]] | None = None,
     ) -> None:
-        self.secrets = _ordered_secrets(protected_values)
+        # ``source`` is read on every use: a run learns secrets as it goes (protected props
+        # rendered, protected exports recorded), and a masker built before must see them.
+        self._fixed = _ordered_secrets(protected_values)
+        self._source = source
+        self._seen: frozenset[str] | None = None
+        self._ordered: tuple[str, ...] = self._fixed
         self._given = (
             None
             if write_only_paths is None
@@ -94,14 +100,30 @@ class Masker:
         self._lookup = lookup or _registry_write_only
         self._cache: dict[str, tuple[Pattern, ...]] = {}
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The protected strings, longest first."""
+        if self._source is None:
+            return self._fixed
+        current = frozenset(self._source())
+        if current != self._seen:
+            self._seen = current
+            self._ordered = _ordered_secrets([*self._fixed, *current])
+        return self._ordered
+
+    def __call__(self, text: str) -> str:
+        return self.text(text)
+
     # ----------------------------------------------------------- primitives
     def text(self, text: str) -> str:
         """A string with every protected value replaced by ``****``."""
-        return _mask_text(text, self.secrets) if self.secrets else text
+        secrets = self.secrets
+        return _mask_text(text, secrets) if secrets else text
 
     def strings(self, value: Any) -> Any:
         """Any JSON value with protected values masked in all its strings."""
-        return _mask_strings(value, self.secrets) if self.secrets else value
+        secrets = self.secrets
+        return _mask_strings(value, secrets) if secrets else value
 
     def patterns(self, type_name: str) -> tuple[Pattern, ...]:
         if self._given is not None:

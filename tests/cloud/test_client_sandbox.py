@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from stackdeploy.cloud import CloudConfig, CloudControl, ProgressEvent, RequestFailedError
-from stackdeploy.cloud.session import open_cloud
 from stackdeploy.errors import CloudControlError, RequestTimeoutError
 from tests.cloud.fakes import FakeClock
 
@@ -414,13 +413,17 @@ def test_unreachable_endpoint_is_a_clear_error(clock: FakeClock) -> None:
 
 
 def test_open_cloud_sandbox_keeps_state_between_sessions(tmp_path: Path) -> None:
+    # The CLI starts the embedded sandbox (stackdeploy.cloud never imports the sandbox).
+    from stackdeploy.cli.options import CloudOptions, open_cloud_from
+
     state = tmp_path / "nested" / "sandbox.db"
     name = unique()
-    with open_cloud(sandbox=True, sandbox_state=state) as cloud:
+    options = CloudOptions(sandbox=True, sandbox_state=str(state))
+    with open_cloud_from(options) as cloud:
         assert cloud.default_region == "us-east-1"
         cloud.create_resource(BUCKET, {"BucketName": name})
     assert state.exists()
-    with open_cloud(sandbox=True, sandbox_state=state, region="us-east-1") as cloud:
+    with open_cloud_from(options) as cloud:
         assert cloud.get_resource(BUCKET, name) is not None
         cloud.delete_resource(BUCKET, name)
 

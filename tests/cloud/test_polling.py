@@ -64,7 +64,31 @@ def test_polls_until_final_with_growing_intervals() -> None:
     )
     assert final.status == "SUCCESS"
     assert seen == ["IN_PROGRESS"] * 5 + ["SUCCESS"]
-    assert clock.sleeps == pytest.approx([0.2, 0.3, 0.45, 0.675, 1.0125, 1.51875])
+    # Geometric growth, capped by the lateness bound max(0.2 x elapsed, 1 s).
+    assert clock.sleeps == pytest.approx([0.2, 0.3, 0.45, 0.675, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("finish", [0.05, 0.7, 1.3, 4.0, 9.5, 33.0, 120.0, 1234.5])
+def test_completion_is_noticed_within_a_fifth_of_elapsed_or_a_second(finish: float) -> None:
+    # A request that finishes `finish` seconds after its submission, with no RetryAfter.
+    clock = FakeClock()
+    start = clock()
+
+    def status(token: str) -> ProgressEvent:
+        done = clock() - start >= finish
+        return event("SUCCESS" if done else "IN_PROGRESS")
+
+    poll_to_completion(
+        event("IN_PROGRESS"),
+        status,
+        deadline=start + 7200,
+        policy=PollPolicy(),
+        clock=clock,
+        sleep=clock.sleep,
+        started=start,
+    )
+    noticed = clock() - start
+    assert finish <= noticed <= finish + max(0.2 * finish, 1.0) + 1e-9
 
 
 def test_interval_is_capped() -> None:

@@ -147,9 +147,9 @@ def test_one_client_per_service_and_region_even_across_threads(bare_env: Any) ->
 
 
 def test_sandbox_and_endpoint_together_are_rejected() -> None:
-    from stackdeploy.cloud import open_cloud
+    from stackdeploy.cli.options import CloudOptions, open_cloud_from
 
-    with pytest.raises(UsageError), open_cloud(sandbox=True, endpoint_url=LOCAL):
+    with pytest.raises(UsageError), open_cloud_from(CloudOptions(sandbox=True, endpoint_url=LOCAL)):
         pass
 
 

@@ -172,21 +172,35 @@ def test_absent_resource_without_create_anchor(cli: StackCli, tmp_path: Path) ->
     assert "no create or createorupdate anchor" in result.stderr
 
 
-def test_rollback_deletes_what_the_run_created(cli: StackCli, tmp_path: Path) -> None:
+def test_rollback_deletes_what_the_run_created(
+    cli: StackCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stack = tmp_path / "rollback"
     stack.mkdir()
     (stack / "stackql_manifest.yml").write_text(
         "name: rb\nproviders: [awscc]\nresources:\n"
         "  - name: first\n    resource_type: awscc.s3.buckets\n    props:\n"
         "      - name: bucket_name\n        value: rb-first\n"
-        "  - name: second\n    resource_type: awscc.sqs.queues\n    props:\n"
-        "      - name: visibility_timeout\n        value: not-a-number\n"
+        "  - name: second\n    resource_type: awscc.sqs.queues\n    depends_on: [first]\n"
+        "    props:\n      - name: visibility_timeout\n        value: 30\n"
     )
+    # The queue's create fails on the server (after the bucket was created).
+    faults = {
+        "fail": [
+            {
+                "type": "AWS::SQS::Queue",
+                "operation": "CREATE",
+                "error_code": "GeneralServiceException",
+            }
+        ]
+    }
+    monkeypatch.setenv("STACK_DEPLOY_SANDBOX_FAULTS", json.dumps(faults))
     result = cli("build", str(stack), "dev", "--on-failure", "rollback", expect=1)
-    assert "rolled back" in result.stderr
+    assert "rolled back: first" in result.stderr
     assert cli.resources() == []
     result = cli("build", str(stack), "dev", "--on-failure", "ignore", expect=1)
-    assert "1 resource(s) failed: second" in result.stderr
+    assert "1 resource(s) failed: second: " in result.stderr
+    assert "GeneralServiceException" in result.stderr
     assert len(cli.resources()) == 1
 
 

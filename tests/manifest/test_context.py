@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from stackdeploy.errors import DeployError, ManifestError, QueryError, TemplateError, UsageError
-from stackdeploy.manifest import EVALUATED, UNKNOWN, Stack, merge_values
+from stackdeploy.manifest import EVALUATED, UNKNOWN, merge_values
 
-from .conftest import DATA, MakeStack
+from .conftest import DATA, MakeStack, StackView
 
-Load = Callable[..., Stack]
+Load = Callable[..., StackView]
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
@@ -54,9 +54,12 @@ def test_globals_render_in_order_with_env_vars_bare_and_under_vars(
     assert ctx["count"] == 3  # scalars keep their type
     assert ctx["tags"] == [{"Key": "env", "Value": "dev"}]
     assert stack.region == "eu-west-1"
-    # Env vars are for globals only; the process environment is never visible.
-    assert "OTHER" not in ctx and "vars" not in ctx and "FROM_SHELL" not in ctx
+    # Env vars are for globals only as bare names, and visible everywhere under vars;
+    # the process environment is never visible.
+    assert "OTHER" not in ctx and "FROM_SHELL" not in ctx
     assert "OTHER" not in stack.resource_context("r")
+    assert stack.resource_context("r")["vars"] == {"AWS_REGION": "eu-west-1", "OTHER": "x"}
+    assert "FROM_SHELL" not in stack.resource_context("r")["vars"]
 
 
 def test_env_vars_are_not_visible_to_props(make_stack: MakeStack, load: Load) -> None:
@@ -414,7 +417,7 @@ def test_inline_sql_and_run(load: Load) -> None:
 # ---------------------------------------------------------------------------- exports
 
 
-def _exports_stack(make_stack: MakeStack, load: Load) -> Stack:
+def _exports_stack(make_stack: MakeStack, load: Load) -> StackView:
     stack_dir = make_stack(
         "name: e\nproviders: [awscc]\nresources:\n"
         "  - name: one\n    type: query\n    sql: SELECT 1\n"
@@ -438,23 +441,26 @@ def test_exports_plain_aliased_mixed(make_stack: MakeStack, load: Load) -> None:
     assert stack.render_query("two", "{{ one.one_arn }} {{ one_arn }}") == "arn:1 arn:1"
 
 
-def test_exports_last_writer_and_first_writer(make_stack: MakeStack, load: Load) -> None:
+def test_exports_resolve_by_manifest_order_not_by_timing(make_stack: MakeStack, load: Load) -> None:
     stack = _exports_stack(make_stack, load)
-    stack.record_exports("one", {"id": "i-1", "arn": "a", "name": "n1"})
     stack.record_exports("two", {"id": "i-2", "shared": "n2"})
+    # two ran first, but 'one' comes before 'two' in the manifest: one sees no 'id' of two.
+    assert "id" not in stack.resource_context("one")
+    stack.record_exports("one", {"id": "i-1", "arn": "a", "name": "n1"})
+    assert stack.resource_context("one")["id"] == "i-1"
     ctx = stack.global_context()
-    assert ctx["id"] == "i-2" and ctx["shared"] == "n2"  # <n>: last writer wins
+    assert ctx["id"] == "i-2" and ctx["shared"] == "n2"  # <n>: the last exporter in the manifest
     assert ctx["one.id"] == "i-1" and ctx["two.id"] == "i-2"
     stack.record_exports("one", {"id": "i-3", "arn": "b", "name": "n3"})
     ctx = stack.global_context()
-    assert ctx["id"] == "i-3"
-    assert ctx["one.id"] == "i-1"  # <res>.<n>: first writer wins
+    assert ctx["id"] == "i-2"  # still two's: it comes later in the manifest
+    assert ctx["one.id"] == "i-3"  # <res>.<n>: the resource's latest exports
     assert stack.stack_exports() == {
         "stack_name": "e",
         "stack_env": "dev",
-        "id": "i-3",
+        "id": "i-2",
         "one_arn": "b",
-        "shared": "n3",
+        "shared": "n2",
     }
 
 
@@ -477,6 +483,8 @@ def test_placeholders_do_not_count_as_first_writer(make_stack: MakeStack, load: 
     assert stack.global_context()["one.id"] == "<unknown>"
     stack.record_exports("one", {"id": "i-1", "arn": "a", "name": "n"})
     assert stack.global_context()["one.id"] == "i-1"
+    stack.set_placeholder_exports("two", EVALUATED)
+    assert stack.global_context()["id"] == EVALUATED  # known only after two is applied
     with pytest.raises(ValueError):
         stack.set_placeholder_exports("one", "<nope>")
 

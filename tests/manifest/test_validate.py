@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from stackdeploy.errors import ManifestError, UsageError
-from stackdeploy.manifest import ManifestProblems, Stack
+from stackdeploy.manifest import ManifestProblems
 
-from .conftest import DATA, MakeStack
+from .conftest import DATA, MakeStack, StackView
 
-Load = Callable[..., Stack]
+Load = Callable[..., StackView]
 
 # Every line of this manifest that should be reported is marked with its expected message.
 BROKEN = """\
@@ -184,7 +184,7 @@ def test_warnings_are_returned(make_stack: MakeStack, load: Load) -> None:
     stack = make_stack(GOOD, {"resources/r.iql": "/*+ create */\nSELECT 1\n"})
     loaded = load(stack)
     manifest = str(stack / "stackql_manifest.yml")
-    assert loaded.warnings == [
+    assert list(loaded.warnings) == [
         f"{manifest}:6: warning: unknown key 'typo_key' in resource 'r' (ignored) (hint: did you mean 'type'?)",
         f"{manifest}:7: warning: 'auth' of resource 'r' is ignored; credentials come from the "
         "AWS credential chain (--profile, environment)",
@@ -283,7 +283,7 @@ def test_names_nothing_defines_are_flagged_before_rendering(
 ) -> None:
     # The includes fixture uses {{ service }} in an included file: located there.
     stack = load(DATA / "includes")
-    assert stack.warnings == [
+    assert list(stack.warnings) == [
         f"{DATA}/includes/resources/policies/assume.yml:5: warning: prop "
         "'assume_role_policy_document' of resource 'role' uses 'service', which is not a "
         "global, a resource export or an earlier prop"
@@ -327,7 +327,7 @@ def test_names_nothing_defines_are_flagged_before_rendering(
         "resource export or an earlier prop",
     ]
     loaded = load(stack_dir)
-    assert loaded.warnings == [
+    assert list(loaded.warnings) == [
         e.replace(": prop", ": warning: prop").replace(": the", ": warning: the") for e in expected
     ]
     with pytest.raises(ManifestProblems) as info:
@@ -363,7 +363,7 @@ def test_unknown_stack_export_warns(make_stack: MakeStack, load: Load) -> None:
         "    sql: SELECT 1 AS a\n    exports: [a]\nexports:\n  - a\n  - q.a\n  - stack_env\n  - bb\n"
     )
     loaded = load(stack)
-    assert loaded.warnings == [
+    assert list(loaded.warnings) == [
         f"{stack}/stackql_manifest.yml:12: warning: stack export 'bb' is not a global or an "
         "export of any resource"
     ]

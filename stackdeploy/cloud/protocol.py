@@ -1,0 +1,129 @@
+"""The typed seam between stack-deploy and Cloud Control.
+
+:class:`CloudControlAPI` is what the engine (:mod:`stackdeploy.engine`) and the query engine
+(:mod:`stackdeploy.query`) call; they never see boto3. :class:`~stackdeploy.cloud.client.
+CloudControl` implements it against AWS, any Cloud Control endpoint or the sandbox; tests
+implement it in memory (``tests/engine/fakes.py``) to drive the engine with an injected clock.
+
+Mutations block until the request is final (polled), which is what callers want from a
+worker thread; ``on_event`` sees every ProgressEvent on the way (the submission answer first),
+so a caller can record the request token the moment it exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from stackdeploy.cloud.events import ProgressEvent
+
+EventCallback = Callable[[ProgressEvent], None]
+
+#: A Cloud Control identifier: text, a JSON object of identifier properties, or the values of
+#: a compound primary identifier (joined with ``|`` on the wire).
+Identifier = str | Mapping[str, Any] | Sequence[str]
+
+
+@runtime_checkable
+class CloudControlAPI(Protocol):
+    """The Cloud Control (and tagging) calls stack-deploy makes."""
+
+    @property
+    def default_region(self) -> str:
+        """The region used when a call names none."""
+        ...
+
+    def get_resource(
+        self, type_name: str, identifier: Identifier, region: str | None = None
+    ) -> dict[str, Any] | None:
+        """The live properties, or ``None`` when Cloud Control answers ResourceNotFound
+        (and only then: every other failure raises)."""
+        ...
+
+    def list_resources(
+        self,
+        type_name: str,
+        region: str | None = None,
+        resource_model: Mapping[str, Any] | str | None = None,
+        max_results: int | None = None,
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``(identifier, properties)`` over all pages; properties may hold only the primary
+        identifier (as AWS answers for many types)."""
+        ...
+
+    def create_resource(
+        self,
+        type_name: str,
+        desired: Mapping[str, Any] | str,
+        region: str | None = None,
+        client_token: str | None = None,
+        timeout_minutes: float | None = None,
+        on_event: EventCallback | None = None,
+    ) -> ProgressEvent:
+        """Create and poll to the end; the final SUCCESS event (failures raise)."""
+        ...
+
+    def update_resource(
+        self,
+        type_name: str,
+        identifier: Identifier,
+        patch_ops: Sequence[Mapping[str, Any]] | str,
+        region: str | None = None,
+        client_token: str | None = None,
+        timeout_minutes: float | None = None,
+        on_event: EventCallback | None = None,
+    ) -> ProgressEvent:
+        """Apply an RFC 6902 patch and poll to the end."""
+        ...
+
+    def delete_resource(
+        self,
+        type_name: str,
+        identifier: Identifier,
+        region: str | None = None,
+        client_token: str | None = None,
+        timeout_minutes: float | None = None,
+        on_event: EventCallback | None = None,
+    ) -> ProgressEvent:
+        """Delete and poll to the end; a resource already gone is returned as the
+        FAILED/NotFound event, not raised."""
+        ...
+
+    def request_status(self, request_token: str, region: str | None = None) -> ProgressEvent:
+        """GetResourceRequestStatus."""
+        ...
+
+    def wait_for_request(
+        self,
+        request_token: str,
+        region: str | None = None,
+        timeout_minutes: float | None = None,
+        on_event: EventCallback | None = None,
+    ) -> ProgressEvent:
+        """Poll an existing request (by its token) to its final state and return that event
+        (whatever it is: SUCCESS, FAILED or CANCEL_COMPLETE)."""
+        ...
+
+    def list_resource_requests(
+        self,
+        region: str | None = None,
+        operations: Sequence[str] | None = None,
+        statuses: Sequence[str] | None = None,
+    ) -> list[ProgressEvent]:
+        """ListResourceRequests over all pages."""
+        ...
+
+    def cancel_resource_request(
+        self, request_token: str, region: str | None = None
+    ) -> ProgressEvent:
+        """CancelResourceRequest."""
+        ...
+
+    def tagged_resources(
+        self,
+        region: str | None = None,
+        tag_filters: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
+        resource_type_filters: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The tagging API's GetResources: ``[{ResourceARN, Tags: [{Key, Value}]}]``."""
+        ...

@@ -1,0 +1,378 @@
+"""Finding a stack's resources again with O(1) Cloud Control calls per resource.
+
+Declarative resources whose identifier AWS chooses are found by the tags stack-deploy puts
+on them (``stackql:stack-name``, ``stackql:stack-env``, ``stackql:resource-name``). Instead of
+listing the whole type for every resource (and, where ListResources returns only
+identifiers, reading every listed item: N+1 calls per resource), a run asks the tagging
+API once for the whole stack (:class:`StackTags`: one GetResources call per 100 resources of
+the stack), turns each ARN into a Cloud Control identifier, and confirms it with the one
+GetResource the diff needs anyway. Listing a type happens at most once per type per run
+(:class:`RunReads`), and only where the tags cannot answer (a type the tagging API does not
+cover, a resource absent from the index, types that cannot be tagged).
+
+:class:`ReadCache` is a :class:`~stackdeploy.cloud.protocol.CloudControlAPI` that remembers
+reads: during planning (nothing changes) for the whole run, so the planner's diff reuses the
+GetResource a query-file resource's ``exists`` query already made; during apply, for one
+resource's step only.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+from stackdeploy.cloud.events import ProgressEvent
+from stackdeploy.cloud.protocol import CloudControlAPI, EventCallback, Identifier
+from stackdeploy.errors import CloudControlError
+from stackdeploy.schema.model import ResourceSchema
+
+TAG_STACK = "stackql:stack-name"
+TAG_ENV = "stackql:stack-env"
+TAG_RESOURCE = "stackql:resource-name"
+
+_MISSING = object()
+
+
+class MutationObserver(Protocol):
+    """Told about each mutation before it is sent: may refuse it (raise), and returns the
+    callback that sees its ProgressEvents (the request token the moment it exists)."""
+
+    def __call__(self, operation: str, type_name: str, region: str | None) -> EventCallback: ...
+
+
+def _compose(first: EventCallback | None, second: EventCallback | None) -> EventCallback | None:
+    if first is None:
+        return second
+    if second is None:
+        return first
+
+    def both(event: ProgressEvent) -> None:
+        first(event)
+        second(event)
+
+    return both
+
+
+def _ident_text(identifier: Identifier) -> str:
+    if isinstance(identifier, str):
+        return identifier
+    if isinstance(identifier, Mapping):
+        return json.dumps(dict(identifier), sort_keys=True, separators=(",", ":"))
+    return "|".join(str(p) for p in identifier)
+
+
+class ReadCache:
+    """A :class:`CloudControlAPI` over another that answers repeated reads from memory.
+
+    GetResource answers (``None`` included) and complete listings are kept; any mutation
+    made through this object forgets everything it knows about that type (a create makes
+    a listing stale; an update changes the resource). Thread-safe; concurrent first reads of
+    the same key may both go to the server (harmless, and no lock is held across a call).
+    """
+
+    def __init__(self, inner: CloudControlAPI, *, observer: MutationObserver | None = None) -> None:
+        self.inner = inner
+        self.observer = observer
+        self._lock = threading.Lock()
+        self._gets: dict[tuple[str, str, str], dict[str, Any] | None] = {}
+        self._lists: dict[tuple[str, str, str], list[tuple[str, dict[str, Any]]]] = {}
+        self.calls = 0  # reads that reached the inner client
+
+    @property
+    def default_region(self) -> str:
+        return self.inner.default_region
+
+    def _region(self, region: str | None) -> str:
+        return region or self.inner.default_region
+
+    def remember(
+        self, type_name: str, identifier: str, region: str | None, props: dict[str, Any] | None
+    ) -> None:
+        """Record a read made elsewhere (the listing of a type that returns full models)."""
+        with self._lock:
+            self._gets[(type_name, self._region(region), identifier)] = props
+
+    def cached_get(
+        self, type_name: str, identifier: str, region: str | None
+    ) -> dict[str, Any] | object | None:
+        with self._lock:
+            return self._gets.get((type_name, self._region(region), identifier), _MISSING)
+
+    def forget(self, type_name: str) -> None:
+        with self._lock:
+            for key in [k for k in self._gets if k[0] == type_name]:
+                del self._gets[key]
+            for key in [k for k in self._lists if k[0] == type_name]:
+                del self._lists[key]
+
+    def get_resource(
+        self, type_name: str, identifier: Identifier, region: str | None = None
+    ) -> dict[str, Any] | None:
+        key = (type_name, self._region(region), _ident_text(identifier))
+        with self._lock:
+            if key in self._gets:
+                found = self._gets[key]
+                return dict(found) if found is not None else None
+        live = self.inner.get_resource(type_name, identifier, region=region)
+        with self._lock:
+            self.calls += 1
+            self._gets[key] = dict(live) if live is not None else None
+        return live
+
+    def list_resources(
+        self,
+        type_name: str,
+        region: str | None = None,
+        resource_model: Mapping[str, Any] | str | None = None,
+        max_results: int | None = None,
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        model = (
+            resource_model
+            if isinstance(resource_model, str) or resource_model is None
+            else json.dumps(dict(resource_model), sort_keys=True)
+        )
+        key = (type_name, self._region(region), model or "")
+        with self._lock:
+            cached = self._lists.get(key)
+        if cached is None or max_results is not None:
+            items = list(
+                self.inner.list_resources(
+                    type_name, region=region, resource_model=resource_model, max_results=max_results
+                )
+            )
+            with self._lock:
+                self.calls += 1
+                if max_results is None:
+                    self._lists[key] = items
+            cached = items
+        return iter([(ident, dict(props)) for ident, props in cached])
+
+    # -- mutations and the rest pass through (and invalidate) ------------------------------
+
+    def create_resource(
+        self,
+        type_name: str,
+        desired: Mapping[str, Any] | str,
+        region: str | None = None,
+        client_token: str | None = None,
+        timeout_minutes: float | None = None,
+        on_event: EventCallback | None = None,
+    ) -> ProgressEvent:
+        seen = self.observer("CREATE", type_name, region) if self.observer else None
+        self.forget(type_name)
+        try:
+            return self.inner.create_resource(
+                type_name,
+                desired,
+                region=region,
+                client_token=client_token,
+                timeout_minutes=timeout_minutes,
+                on_event=_compose(seen, on_event),
+            )
+        finally:
+            self.forget(type_name)
+
+    def update_resource(
+        self,
+        type_name: str,
+        identifier: Identifier,
+        patch_ops: Sequence[Mapping[str, Any]] | str,
+        region: str | None = None,
+        client_token: str | None = None,
+        timeout_minutes: float | None = None,
+        on_event: EventCallback | None = None,
+    ) -> ProgressEvent:
+        seen = self.observer("UPDATE", type_name, region) if self.observer else None
+        self.forget(type_name)
+        try:
+            return self.inner.update_resource(
+                type_name,
+                identifier,
+                patch_ops,
+                region=region,
+                client_token=client_token,
+                timeout_minutes=timeout_minutes,
+                on_event=_compose(seen, on_event),
+            )
+        finally:
+            self.forget(type_name)
+
+    def delete_resource(
+        self,
+        type_name: str,
+        identifier: Identifier,
+        region: str | None = None,
+        client_token: str | None = None,
+        timeout_minutes: float | None = None,
+        on_event: EventCallback | None = None,
+    ) -> ProgressEvent:
+        seen = self.observer("DELETE", type_name, region) if self.observer else None
+        self.forget(type_name)
+        try:
+            return self.inner.delete_resource(
+                type_name,
+                identifier,
+                region=region,
+                client_token=client_token,
+                timeout_minutes=timeout_minutes,
+                on_event=_compose(seen, on_event),
+            )
+        finally:
+            self.forget(type_name)
+
+    def request_status(self, request_token: str, region: str | None = None) -> ProgressEvent:
+        return self.inner.request_status(request_token, region=region)
+
+    def wait_for_request(
+        self,
+        request_token: str,
+        region: str | None = None,
+        timeout_minutes: float | None = None,
+        on_event: EventCallback | None = None,
+    ) -> ProgressEvent:
+        event = self.inner.wait_for_request(
+            request_token, region=region, timeout_minutes=timeout_minutes, on_event=on_event
+        )
+        if event.type_name:
+            self.forget(event.type_name)
+        return event
+
+    def list_resource_requests(
+        self,
+        region: str | None = None,
+        operations: Sequence[str] | None = None,
+        statuses: Sequence[str] | None = None,
+    ) -> list[ProgressEvent]:
+        return self.inner.list_resource_requests(
+            region=region, operations=operations, statuses=statuses
+        )
+
+    def cancel_resource_request(
+        self, request_token: str, region: str | None = None
+    ) -> ProgressEvent:
+        return self.inner.cancel_resource_request(request_token, region=region)
+
+    def tagged_resources(
+        self,
+        region: str | None = None,
+        tag_filters: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
+        resource_type_filters: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        return self.inner.tagged_resources(
+            region=region, tag_filters=tag_filters, resource_type_filters=resource_type_filters
+        )
+
+
+def tags_of(schema: ResourceSchema, props: Mapping[str, Any]) -> dict[str, str]:
+    """A resource's tags as a map, whether the schema keeps a list or a map."""
+    if schema.tag_property is None:
+        return {}
+    value = props.get(schema.tag_property)
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, list):
+        out = {}
+        for item in value:
+            if isinstance(item, Mapping) and "Key" in item:
+                out[str(item["Key"])] = str(item.get("Value", ""))
+        return out
+    return {}
+
+
+# Types whose identifier cannot be read off the ARN's last segment.
+_FROM_ARN: dict[str, str] = {
+    # arn:aws:sqs:us-east-1:123456789012:name -> https://sqs.us-east-1.amazonaws.com/123.../name
+    "AWS::SQS::Queue": "https://sqs.{region}.amazonaws.com/{account}/{last}",
+}
+
+
+def identifier_from_arn(schema: ResourceSchema, arn: str) -> str | None:
+    """The Cloud Control identifier an ARN most likely stands for, or None.
+
+    A single-part primary identifier that is an ARN property is the ARN itself; otherwise
+    the ARN's last segment (``vpc/vpc-123`` -> ``vpc-123``) or a known pattern. A guess:
+    callers confirm it with GetResource and the resource's tags.
+    """
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or len(schema.primary_identifier) != 1:
+        return None
+    prop = schema.primary_identifier[0]
+    if prop.lower().endswith("arn"):
+        return arn
+    _, _, _, region, account, resource = parts
+    last = resource.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    pattern = _FROM_ARN.get(schema.type_name)
+    if pattern is not None:
+        return pattern.format(region=region, account=account, last=last)
+    return last or None
+
+
+def _suffix(text: str) -> str:
+    return text.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].rsplit("|", 1)[-1]
+
+
+class StackTags:
+    """The tagging API's view of one stack and environment in one region: resource name ->
+    ARNs carrying its tags. One GetResources query (paginated by 100) per region per run."""
+
+    def __init__(self, cloud: CloudControlAPI, stack: str, env: str) -> None:
+        self.cloud = cloud
+        self.stack = stack
+        self.env = env
+        self._lock = threading.Lock()
+        self._by_region: dict[str, dict[str, list[str]] | None] = {}
+        self._loading: dict[str, threading.Event] = {}
+        self.calls = 0
+
+    def arns(self, region: str, resource: str) -> list[str] | None:
+        """ARNs tagged as ``resource`` of this stack, or None when the tagging API cannot
+        be used (no permission, not available): callers then list the type instead."""
+        index = self._index(region)
+        if index is None:
+            return None
+        return list(index.get(resource, ()))
+
+    def _index(self, region: str) -> dict[str, list[str]] | None:
+        with self._lock:
+            if region in self._by_region:
+                return self._by_region[region]
+            loading = self._loading.get(region)
+            owner = loading is None
+            if owner:
+                loading = self._loading[region] = threading.Event()
+        assert loading is not None
+        if not owner:
+            loading.wait()
+            with self._lock:
+                return self._by_region.get(region)
+        index: dict[str, list[str]] | None
+        try:
+            items = self.cloud.tagged_resources(
+                region=region,
+                tag_filters=[
+                    {"Key": TAG_STACK, "Values": [self.stack]},
+                    {"Key": TAG_ENV, "Values": [self.env]},
+                ],
+            )
+            index = {}
+            for item in items:
+                tags = {t.get("Key"): t.get("Value") for t in item.get("Tags") or []}
+                name = tags.get(TAG_RESOURCE)
+                arn = item.get("ResourceARN")
+                if isinstance(name, str) and isinstance(arn, str):
+                    index.setdefault(name, []).append(arn)
+        except CloudControlError:
+            index = None  # no permission or no tagging API here: fall back to listing
+        with self._lock:
+            self.calls += 1
+            self._by_region[region] = index
+        loading.set()
+        return index
+
+
+def match_arn(identifiers: Sequence[str], arn: str) -> list[str]:
+    """Listed identifiers that an ARN may stand for (same last segment)."""
+    last = _suffix(arn)
+    return [ident for ident in identifiers if ident == arn or _suffix(ident) == last]

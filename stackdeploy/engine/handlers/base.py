@@ -1,0 +1,158 @@
+"""The resource-handler protocol, and what every kind of resource shares.
+
+The runner drives each resource through one :class:`ResourceHandler` and never asks what
+kind it is. There is one handler class per kind: declarative resources
+(:mod:`.declarative`), query-file resources and ``multi`` (:mod:`.queryfile`), ``query``,
+``command`` and ``script`` resources (:mod:`.simple`). :func:`handler_for` picks the class.
+
+A handler object lives for one run and one resource, so what ``plan`` learns (the live
+state, the identifier) is at hand when ``apply`` runs. Calls:
+
+* build / plan / test: ``plan(step, verb)``; then, for build, ``apply(plan, step, replan)``
+  (``replan``: the plan was made while something this resource needs was still to change,
+  so it is made again first with the real values);
+* teardown: ``collect(step)`` (exports, in dependency order), ``plan_delete(step)``, then
+  ``delete(plan, step)`` (reverse dependency order);
+* ``--on-failure rollback``: ``rollback(plan, step)`` deletes what ``apply`` created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, Protocol
+
+from stackdeploy.engine.context import Run, Step
+from stackdeploy.manifest.model import ResourceDef
+from stackdeploy.manifest.render import condition_holds, render_props
+from stackdeploy.manifest.stack import EVALUATED, has_placeholder, referenced_names
+from stackdeploy.plan.model import ResourcePlan
+from stackdeploy.templating import rewrite_this
+
+Verb = Literal["build", "plan", "test"]
+
+_DONE = {
+    "noop": "in sync",
+    "create": "created",
+    "update": "updated",
+    "replace": "replaced",
+    "delete": "deleted",
+    "skip": "skipped",
+}
+
+
+class ResourceHandler(Protocol):
+    """One resource, one run."""
+
+    res: ResourceDef
+    #: The resources this one needs (set by the runner from the graph).
+    depends_on: tuple[str, ...]
+    #: True once ``apply`` created the resource in this run (what a rollback deletes).
+    created: bool
+
+    def plan(self, step: Step, verb: Verb) -> ResourcePlan:
+        """Read-only: what build would do. Raises on any error build would meet before
+        changing this resource (template, schema, query, replacement not allowed)."""
+        ...
+
+    def runs_on_apply(self, plan: ResourcePlan) -> bool:
+        """Whether ``apply`` changes something, so what this resource exports may differ
+        after it (resources that use its exports are then planned again at apply)."""
+        ...
+
+    def apply(self, plan: ResourcePlan, step: Step, *, replan: bool) -> ResourcePlan:
+        """Carry the plan out (planning again first when ``replan``); record the exports.
+        Returns the plan actually carried out."""
+        ...
+
+    def collect(self, step: Step) -> None:
+        """Teardown, first pass: find the resource, record its exports (``<unknown>`` when
+        absent)."""
+        ...
+
+    def plan_delete(self, step: Step) -> ResourcePlan:
+        """Teardown: delete when present, skip (with the reason) otherwise."""
+        ...
+
+    def delete(self, plan: ResourcePlan, step: Step) -> None:
+        """Delete the resource and confirm it is gone."""
+        ...
+
+    def rollback(self, plan: ResourcePlan, step: Step) -> None:
+        """Undo what ``apply`` created in this run (nothing if it created nothing)."""
+        ...
+
+    def done_message(self, plan: ResourcePlan) -> str:
+        """How progress reports a finished ``apply`` (``created``, ``script ran``)."""
+        ...
+
+
+class BaseHandler:
+    """Rendering, conditions and secrets for every kind."""
+
+    kind = "resource"
+
+    def __init__(self, run: Run, res: ResourceDef) -> None:
+        self.run = run
+        self.res = res
+        self.stack = run.stack
+        self.state = run.state
+        self.depends_on: tuple[str, ...] = ()
+        self.condition_unknown = False
+        self.created = False
+
+    # -- rendering --------------------------------------------------------------------------
+
+    def context(self) -> dict[str, Any]:
+        return self.state.context(self.res)
+
+    def props(self, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The rendered props; protected ones are remembered as secrets at once."""
+        values = render_props(
+            self.stack, self.res, context if context is not None else self.context()
+        )
+        if self.res.protected:
+            self.state.add_secrets(v for k, v in values.items() if k in self.res.protected)
+        return values
+
+    def condition(self) -> bool:
+        """The ``if``, now. When it uses values known only after apply, it counts as true
+        for planning (so the resource is still validated) and is noted."""
+        if self.res.condition is None:
+            return True
+        ctx = self.context()
+        names = referenced_names(rewrite_this(self.res.condition, self.res.name, expression=True))
+        if "{{" not in self.res.condition and "{%" not in self.res.condition:
+            names |= referenced_names("{{ (" + self.res.condition + ") }}")
+        self.condition_unknown = any(has_placeholder(ctx.get(n)) for n in names)
+        if self.condition_unknown:
+            return True
+        return condition_holds(self.stack, self.res, ctx)
+
+    def skip(self, reason: str, *, type_name: str | None = None) -> ResourcePlan:
+        return ResourcePlan(
+            name=self.res.name,
+            type=type_name or self.res.resource_type or "-",
+            action="skip",
+            reason=reason,
+            depends_on=self.depends_on,
+        )
+
+    def unknown_notes(self) -> tuple[str, ...]:
+        if self.condition_unknown:
+            return ("if: known only after the resources it uses are applied",)
+        return ()
+
+    # -- defaults ---------------------------------------------------------------------------
+
+    def evaluated(self) -> None:
+        """Exports become ``<evaluated>``: known only after apply."""
+        self.state.set_placeholders(self.res, EVALUATED)
+
+    def runs_on_apply(self, plan: ResourcePlan) -> bool:
+        return plan.changed
+
+    def done_message(self, plan: ResourcePlan) -> str:
+        return _DONE.get(plan.action, plan.action)
+
+    def rollback(self, plan: ResourcePlan, step: Step) -> None:
+        return None

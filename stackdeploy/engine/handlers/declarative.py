@@ -1,0 +1,398 @@
+"""Declarative resources: ``resource_type:`` plus props, no query file.
+
+The props (snake_case or CloudFormation names, any depth) are the desired state, prepared
+and validated against the type's schema before any call. The resource is found again:
+
+1. by its primary identifier when the props give it (``BucketName``, ``QueueName``...);
+2. otherwise, for taggable types, by the tags stack-deploy adds on create
+   (``stackql:stack-name``, ``stackql:stack-env``, ``stackql:resource-name``, the keys
+   stackql-deploy stacks use), through one tagging query for the whole stack
+   (:class:`~stackdeploy.engine.discovery.StackTags`); a resource whose name changed is
+   recognised (a create-only change: a replacement) rather than orphaned;
+3. otherwise by matching the create-only properties the props give (an AWS::EC2::Route by
+   its route table and destination), listing the type once per run.
+
+Where none of these applies the plan refuses, before anything changes, and says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from stackdeploy.engine.context import Run, Step
+from stackdeploy.engine.discovery import (
+    TAG_ENV,
+    TAG_RESOURCE,
+    TAG_STACK,
+    identifier_from_arn,
+    match_arn,
+    tags_of,
+)
+from stackdeploy.engine.handlers.base import BaseHandler, Verb
+from stackdeploy.engine.live import export_row, resolve_export_columns
+from stackdeploy.errors import CloudControlError, DeployError, ManifestError, PlanError
+from stackdeploy.manifest.model import ResourceDef
+from stackdeploy.manifest.stack import UNKNOWN, has_placeholder, placeholder_at
+from stackdeploy.plan.diff import values_equal
+from stackdeploy.plan.model import ResourcePlan, plan_resource
+from stackdeploy.schema import desired as desired_state
+from stackdeploy.schema.model import ResourceSchema
+from stackdeploy.schema.registry import get_schema
+
+log = logging.getLogger("stackdeploy.engine")
+
+
+def with_tags(
+    schema: ResourceSchema, state: dict[str, Any], tags: dict[str, str]
+) -> dict[str, Any]:
+    """``state`` plus ``tags`` (existing keys the user set are kept)."""
+    prop = schema.tag_property
+    assert prop is not None
+    current = state.get(prop)
+    out = dict(state)
+    if schema.tags_are_map:
+        merged = dict(current) if isinstance(current, Mapping) else {}
+        for key, value in tags.items():
+            merged.setdefault(key, value)
+        out[prop] = merged
+    else:
+        items = list(current) if isinstance(current, list) else []
+        present = {i.get("Key") for i in items if isinstance(i, Mapping)}
+        items += [{"Key": k, "Value": v} for k, v in tags.items() if k not in present]
+        out[prop] = items
+    return out
+
+
+def strip_placeholders(
+    state: Mapping[str, Any], prefix: str = ""
+) -> tuple[dict[str, Any], list[str]]:
+    """``state`` without the values holding ``<evaluated>`` / ``<unknown>``, and the paths
+    of what was left out (objects are descended into; a list is left out whole)."""
+    out: dict[str, Any] = {}
+    removed: list[str] = []
+    for key, value in state.items():
+        path = f"{prefix}/{key}"
+        if isinstance(value, Mapping):
+            inner, gone = strip_placeholders(value, path)
+            removed += gone
+            if inner or not gone:
+                out[key] = inner
+        elif has_placeholder(value):
+            removed.append(path)
+        else:
+            out[key] = value
+    return out, removed
+
+
+class DeclarativeHandler(BaseHandler):
+    """A resource managed from its props and schema alone."""
+
+    kind = "declarative"
+
+    def __init__(self, run: Run, res: ResourceDef) -> None:
+        super().__init__(run, res)
+        assert res.resource_type is not None
+        self.region = run.region
+        self.schema = get_schema(res.resource_type, self.region)
+        self.identifier: str | None = None
+        self.live: dict[str, Any] | None = None
+        self.how_found: str | None = None
+        self.desired: dict[str, Any] | None = None
+
+    # -- desired state ------------------------------------------------------------------------
+
+    def desired_state(self, *, validate: bool = True) -> dict[str, Any]:
+        state = desired_state.prepare(self.schema, self.props())
+        if self.schema.taggable:
+            # Tagged even when the props name the resource: a rename is then recognised as
+            # the same resource (a replacement), not a new one beside an orphan.
+            state = with_tags(self.schema, state, self.stack_tags())
+        self.state.add_secrets(self._write_only_values(state))
+        if validate:
+            # A value known only after an earlier resource is applied is not judged yet.
+            violations = [
+                str(v)
+                for v in desired_state.validate(self.schema, state, mode="create")
+                if not placeholder_at(state, v.path)
+            ]
+            if violations:
+                shown = "; ".join(violations[:5])
+                more = f" (and {len(violations) - 5} more)" if len(violations) > 5 else ""
+                raise ManifestError(
+                    self.run.mask(
+                        f"resource {self.res.name!r} ({self.schema.type_name}): {shown}{more}"
+                    ),
+                    file=self.stack.manifest.display_path,
+                    line=self.res.line,
+                    hint=f"stack-deploy describe {self.schema.awscc_name} lists its properties",
+                )
+        self.desired = state
+        return state
+
+    def _write_only_values(self, state: Mapping[str, Any]) -> list[Any]:
+        out: list[Any] = []
+        for prop, value in state.items():
+            if self.schema.is_write_only((prop,)):
+                out.append(value)
+        return out
+
+    def stack_tags(self) -> dict[str, str]:
+        return {TAG_STACK: self.stack.name, TAG_ENV: self.stack.env, TAG_RESOURCE: self.res.name}
+
+    # -- finding ------------------------------------------------------------------------------
+
+    def _ours(self, props: Mapping[str, Any]) -> bool:
+        tags = tags_of(self.schema, props)
+        return all(tags.get(k) == v for k, v in self.stack_tags().items())
+
+    def _get(self, step: Step, identifier: str) -> dict[str, Any] | None:
+        try:
+            return step.cloud.get_resource(self.schema.type_name, identifier, region=self.region)
+        except CloudControlError as exc:
+            # A guessed identifier of the wrong shape: not this resource.
+            if exc.error_code in ("InvalidRequestException", "ValidationException"):
+                return None
+            raise
+
+    def _listed(self, step: Step, desired: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """The type's resources (listed once per run), full models read where the listing
+        gave only identifiers, as needed by ``want`` properties."""
+        model = None
+        if self.schema.list_required:
+            model = {k: desired[k] for k in self.schema.list_required if k in desired}
+            if len(model) != len(self.schema.list_required):
+                raise PlanError(
+                    f"resource {self.res.name!r}: listing {self.schema.type_name} needs "
+                    f"{', '.join(self.schema.list_required)} in its props"
+                )
+        return list(
+            step.cloud.list_resources(
+                self.schema.type_name, region=self.region, resource_model=model
+            )
+        )
+
+    def _full(
+        self, step: Step, identifier: str, props: dict[str, Any], want: list[str]
+    ) -> dict[str, Any]:
+        if all(k in props for k in want):
+            return props
+        return self._get(step, identifier) or {}
+
+    def find(
+        self, step: Step, desired: Mapping[str, Any]
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        """(identifier, live properties) of the deployed resource, (None, None) if absent."""
+        identifier = self.schema.identifier_of(desired)
+        type_name = self.schema.type_name
+        if identifier is not None and not has_placeholder(identifier):
+            live = self._get(step, identifier)
+            self.how_found = "by identifier"
+            if live is not None:
+                return identifier, live
+            if not self.schema.taggable:
+                return None, None
+            arns = self.run.tags.arns(self.region, self.res.name)
+            if not arns:
+                # Nothing carries this resource's tags: not renamed, simply absent.
+                return None, None
+            matches = self._resolve(step, arns, desired)
+        elif self.schema.taggable:
+            self.how_found = "by stack tags"
+            arns = self.run.tags.arns(self.region, self.res.name)
+            matches = self._resolve(step, arns, desired) if arns else []
+            if not matches:
+                # Not in the tag index (or no tagging API): confirm by listing the type, so
+                # a type the tagging API does not cover can never be created twice.
+                tag = self.schema.tag_property or ""
+                matches = [
+                    (ident, full)
+                    for ident, props in self._listed(step, desired)
+                    if self._ours(full := self._full(step, ident, props, [tag]))
+                ]
+        else:
+            keys = [
+                p
+                for p in self.schema.properties
+                if self.schema.is_create_only((p,)) and p in desired
+            ]
+            if not keys:
+                raise PlanError(
+                    f"resource {self.res.name!r} ({type_name}): AWS chooses its identifier, "
+                    "the type cannot be tagged and no create-only property is set, so it "
+                    "could not be found again after a create",
+                    hint="use a query file with an exists query for this resource",
+                )
+            self.how_found = f"by {', '.join(keys)}"
+            matches = [
+                (ident, full)
+                for ident, props in self._listed(step, desired)
+                if all(
+                    values_equal((full := self._full(step, ident, props, keys)).get(k), desired[k])
+                    for k in keys
+                )
+            ]
+        if len(matches) > 1:
+            raise DeployError(
+                f"resource {self.res.name!r}: {len(matches)} {type_name} resources match it "
+                f"({self.how_found}): {', '.join(m[0] for m in matches)}",
+                hint="delete the duplicates (stack-deploy teardown removes every one) or give "
+                "the resource's identifier in its props",
+            )
+        if not matches:
+            return None, None
+        return matches[0]
+
+    def _resolve(
+        self, step: Step, arns: list[str], desired: Mapping[str, Any]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """The resources behind tagged ARNs: the identifier read off each ARN and confirmed by
+        GetResource (one read); where that fails, matched in the type's listing."""
+        found: dict[str, dict[str, Any]] = {}
+        for arn in arns:
+            guess = identifier_from_arn(self.schema, arn)
+            live = self._get(step, guess) if guess else None
+            if guess and live is not None and self._ours(live):
+                found[guess] = live
+                continue
+            listed = [ident for ident, _ in self._listed(step, desired)]
+            for ident in match_arn(listed, arn):
+                live = self._get(step, ident)
+                if live is not None and self._ours(live):
+                    found[ident] = live
+        return list(found.items())
+
+    # -- planning and applying ----------------------------------------------------------------
+
+    def plan(self, step: Step, verb: Verb) -> ResourcePlan:
+        if not self.condition():
+            return self.skip("if: false", type_name=self.schema.type_name)
+        desired = self.desired_state()
+        self.identifier, self.live = self.find(step, desired)
+        notes = list(self.unknown_notes())
+        if self.live is not None:
+            desired, unknown = strip_placeholders(desired)
+            if unknown:
+                notes.append(f"known only after apply: {', '.join(unknown)}")
+            if self.how_found and self.how_found != "by identifier":
+                notes.append(f"found {self.how_found}")
+        plan = plan_resource(
+            self.schema,
+            name=self.res.name,
+            desired=desired,
+            live=self.live,
+            identifier=self.identifier,
+            depends_on=self.depends_on,
+            allow_replace=self.run.options.allow_replace or self.res.replace or verb == "test",
+            notes=notes,
+            mask=self.run.mask,
+        )
+        if plan.action in ("create", "replace"):
+            self.evaluated()
+        else:
+            self.record_exports()
+        return plan
+
+    def apply(self, plan: ResourcePlan, step: Step, *, replan: bool) -> ResourcePlan:
+        if replan:
+            plan = self.plan(step, "build")
+        if plan.action in ("noop", "skip"):
+            return plan
+        cloud = step.cloud
+        type_name = self.schema.type_name
+        desired = self.desired if self.desired is not None else self.desired_state()
+        if plan.action == "replace":
+            assert self.identifier is not None
+            cloud.delete_resource(
+                type_name,
+                self.identifier,
+                region=self.region,
+                timeout_minutes=self.schema.timeout_minutes("delete"),
+            )
+        event = None
+        if plan.action in ("create", "replace"):
+            event = cloud.create_resource(
+                type_name,
+                desired,
+                region=self.region,
+                timeout_minutes=self.schema.timeout_minutes("create"),
+            )
+            self.identifier = event.identifier or self.schema.identifier_of(
+                event.resource_model or {}
+            )
+            self.created = True
+        elif plan.action == "update":
+            assert self.identifier is not None
+            cloud.update_resource(
+                type_name,
+                self.identifier,
+                list(plan.patch),
+                region=self.region,
+                timeout_minutes=self.schema.timeout_minutes("update"),
+            )
+        if self.identifier is None:
+            raise DeployError(f"resource {self.res.name!r}: Cloud Control returned no identifier")
+        if self.res.exports:
+            self.live = cloud.get_resource(type_name, self.identifier, region=self.region)
+            if self.live is None:
+                raise DeployError(
+                    f"resource {self.res.name!r}: {type_name} {self.identifier!r} is not "
+                    f"readable after {plan.action}"
+                )
+            self.record_exports()
+        return plan
+
+    def record_exports(self) -> None:
+        if not self.res.exports:
+            return
+        if self.live is None or self.identifier is None:
+            raise DeployError(f"resource {self.res.name!r} has no live state to export from")
+        row = export_row(self.schema, self.live, self.identifier)
+        resolve_export_columns(self.schema, row, [e.column for e in self.res.exports])
+        self.state.record_exports(self.res, row, file=self.stack.manifest.display_path)
+
+    def rollback(self, plan: ResourcePlan, step: Step) -> None:
+        if not self.created or self.identifier is None:
+            return
+        step.cloud.delete_resource(
+            self.schema.type_name,
+            self.identifier,
+            region=self.region,
+            timeout_minutes=self.schema.timeout_minutes("delete"),
+        )
+
+    # -- teardown -------------------------------------------------------------------------
+
+    def collect(self, step: Step) -> None:
+        """Find the resource and record its exports (``<unknown>`` when absent)."""
+        # Teardown reads the desired state only to find the resource: props may hold
+        # <unknown> placeholders there, so it is not validated.
+        desired = self.desired_state(validate=False)
+        self.identifier, self.live = self.find(step, desired)
+        if self.live is None:
+            self.state.set_placeholders(self.res, UNKNOWN)
+        else:
+            self.record_exports()
+
+    def plan_delete(self, step: Step) -> ResourcePlan:
+        if not self.condition():
+            return self.skip("if: false", type_name=self.schema.type_name)
+        present = self.live is not None
+        return ResourcePlan(
+            name=self.res.name,
+            type=self.schema.type_name,
+            action="delete" if present else "skip",
+            identifier=self.identifier if present else None,
+            reason=None if present else "absent",
+            depends_on=self.depends_on,
+        )
+
+    def delete(self, plan: ResourcePlan, step: Step) -> None:
+        assert self.identifier is not None
+        step.cloud.delete_resource(
+            self.schema.type_name,
+            self.identifier,
+            region=self.region,
+            timeout_minutes=self.schema.timeout_minutes("delete"),
+        )

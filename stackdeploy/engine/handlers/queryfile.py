@@ -1,0 +1,769 @@
+"""Query-file resources (``resource`` and ``multi``): stackql-deploy's algorithms over
+``resources/<name>.iql``.
+
+The anchors drive everything: ``exists`` / ``statecheck`` discover, ``create`` /
+``createorupdate`` / ``update`` mutate, ``exports`` feeds later resources, ``delete`` tears
+down, ``callback:*`` and ``troubleshoot:*`` follow a DML. On top of stackql-deploy, when the
+create INSERT and a captured identifier allow it, the live resource is read with GetResource
+(answered from the read the ``exists`` query already made, when it made one) and diffed
+against what the INSERT would create, so a plan shows property-level changes and a resource
+is in sync only when both the statecheck and the diff agree.
+
+Planning renders and checks every query build would run before changing the resource
+(undefined variables, SQL syntax, unknown tables and columns, the create INSERT against the
+type's schema), so ``plan`` fails where ``build`` would fail before its first mutation.
+Values known only after an earlier resource is applied stay placeholders in the plan; such a
+resource is planned again, for real, when its turn comes.
+
+Deliberate differences from stackql-deploy (docs/engine.md): errors are never read as
+"absent"; ``retries`` counts attempts and never sleeps after the last; an unconfirmed delete
+fails; a dry run still runs the read-only discovery queries, so the plan is real.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from stackdeploy.engine.checks import CheckResult, attempt, interpret_check
+from stackdeploy.engine.context import Run, Step
+from stackdeploy.engine.handlers.base import BaseHandler, Verb
+from stackdeploy.engine.live import identifier_from_row
+from stackdeploy.errors import (
+    DeployError,
+    ManifestError,
+    QueryError,
+    StackDeployError,
+    TemplateError,
+)
+from stackdeploy.manifest.model import ResourceDef
+from stackdeploy.manifest.render import render_text, return_values
+from stackdeploy.manifest.stack import UNKNOWN, has_placeholder, placeholder_at
+from stackdeploy.plan.model import Action, ResourcePlan, plan_resource
+from stackdeploy.query.dml import InsertPreview
+from stackdeploy.query.iql import Anchor, QueryFile
+
+log = logging.getLogger("stackdeploy.engine")
+
+_TRUE = {"1", "true", "t", "yes"}
+
+# Anchors a build may render for a resource, checked when it is planned.
+_BUILD_ANCHORS = (
+    "exists",
+    "statecheck",
+    "create",
+    "createorupdate",
+    "update",
+    "exports",
+    "callback:create",
+    "callback:update",
+    "callback",
+    "troubleshoot:create",
+    "troubleshoot:update",
+    "troubleshoot",
+)
+
+
+@dataclass
+class Discovery:
+    """What discovery learned about a query-file resource."""
+
+    found: bool
+    correct: bool | None = None
+    proxy_rows: list[dict[str, Any]] | None = None
+    preview: InsertPreview | None = None
+    identifier: str | None = None
+    live: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+    createorupdate: bool = False
+    unknown: bool = False  # presence depends on values known only after apply
+
+
+class QueryFileHandler(BaseHandler):
+    """A ``resource`` or ``multi`` resource with a query file."""
+
+    kind = "queryfile"
+
+    def __init__(self, run: Run, res: ResourceDef) -> None:
+        super().__init__(run, res)
+        self.queries: QueryFile | None = run.stack.query_file(res)
+        self.file = run.stack.query_display(res)
+        self._props: dict[str, Any] | None = None
+        self.discovery: Discovery | None = None
+
+    # -- rendering and running ----------------------------------------------------------------
+
+    def anchor(self, name: str) -> Anchor | None:
+        return self.queries.get(name) if self.queries is not None else None
+
+    def has(self, name: str) -> bool:
+        return self.anchor(name) is not None
+
+    def fresh(self) -> None:
+        """Forget rendered props (the context changed: exports recorded, this captured)."""
+        self._props = None
+
+    def query_context(self) -> dict[str, Any]:
+        ctx = self.context()
+        if self._props is None:
+            self._props = self.props(ctx)
+        ctx.update(self._props)
+        return ctx
+
+    def render(self, anchor: Anchor) -> str:
+        return render_text(
+            self.stack,
+            self.res,
+            anchor.body,
+            self.query_context(),
+            file=self.file,
+            line=anchor.line,
+        )
+
+    def _own_undefined(self, exc: TemplateError) -> bool:
+        """An undefined ``this.*`` field or callback: not known yet, not an error."""
+        name = exc.undefined or ""
+        root = name.split(".", 1)[0].split("[", 1)[0]
+        return root in (self.res.name, "callback")
+
+    def try_render(self, anchor: Anchor) -> str | None:
+        """The rendered anchor, or None when it needs values not known yet (placeholders,
+        ``this.*`` fields not captured). Any other template error is raised."""
+        try:
+            sql = self.render(anchor)
+        except TemplateError as exc:
+            if self._own_undefined(exc):
+                log.debug("%s: %s not rendered yet: %s", self.res.name, anchor.name, exc)
+                return None
+            raise
+        if has_placeholder(sql):
+            return None
+        return sql
+
+    def execute(self, step: Step, anchor: Anchor, sql: str) -> Any:
+        self.run.show_query(self.res, anchor.name, sql)
+        return step.queries.execute(sql, file=self.file, line=anchor.line)
+
+    def rows(self, step: Step, anchor: Anchor, sql: str | None = None) -> list[dict[str, Any]]:
+        result = self.execute(step, anchor, sql if sql is not None else self.render(anchor))
+        return list(result.rows)
+
+    def check(
+        self,
+        step: Step,
+        anchor: Anchor,
+        *,
+        attempts: int = 1,
+        delay: float = 0.0,
+        want: bool = True,
+        sql: str | None = None,
+    ) -> CheckResult:
+        """Run a check query until it says ``want`` (present/absent) or attempts run out."""
+        text = sql if sql is not None else self.render(anchor)
+
+        def once() -> CheckResult:
+            return interpret_check(
+                self.rows(step, anchor, text),
+                what=f"{self.res.name}: {anchor.name}",
+                file=self.file,
+                line=anchor.line,
+            )
+
+        return attempt(
+            once, lambda r: r.present == want, attempts=attempts, delay=delay, sleep=self.run.sleep
+        )
+
+    @staticmethod
+    def retries(anchor: Anchor | None) -> tuple[int, float]:
+        if anchor is None:
+            return 1, 0.0
+        retries = int(anchor.options.get("retries", 1) or 1)
+        delay = float(anchor.options.get("retry_delay", 0) or 0)
+        return max(1, retries), max(0.0, delay)
+
+    def capture(self, row: Mapping[str, Any]) -> None:
+        self.state.capture_this(self.res, row)
+        self.fresh()
+
+    # -- validation ---------------------------------------------------------------------------
+
+    def validate(self, step: Step, verb: Verb) -> None:
+        """Everything build would find wrong before changing this resource: the anchors it
+        needs, each query rendered (with placeholders for values not known yet) and parsed,
+        its tables and columns checked."""
+        if self.queries is None:
+            raise ManifestError(
+                f"resource {self.res.name!r}: no query file",
+                file=self.stack.manifest.display_path,
+                line=self.res.line,
+            )
+        self.query_context()  # the props first: their errors point into the manifest
+        if verb != "test" and not (self.has("create") or self.has("createorupdate")):
+            raise ManifestError(
+                f"resource {self.res.name!r}: its query file has no create or createorupdate "
+                "anchor, so build could not create it",
+                file=self.file,
+                hint="add a /*+ create */ INSERT INTO awscc.<service>.<resource> query",
+            )
+        if not (self.has("exists") or self.has("statecheck") or self.has("createorupdate")):
+            raise ManifestError(
+                f"resource {self.res.name!r}: its query file has neither an exists nor a "
+                "statecheck anchor, so stack-deploy cannot tell whether it is deployed",
+                file=self.file,
+                hint="add /*+ exists */ (a count or the identifier) or /*+ statecheck */",
+            )
+        for name in _BUILD_ANCHORS:
+            anchor = self.anchor(name)
+            if anchor is None:
+                continue
+            try:
+                sql = self.render(anchor)
+            except TemplateError as exc:
+                if self._own_undefined(exc):
+                    continue
+                raise
+            step.queries.check(sql, file=self.file, line=anchor.line)
+
+    # -- discovery ----------------------------------------------------------------------------
+
+    def discover(self, step: Step) -> Discovery:
+        """Read-only: is the resource there, is it correct, what would change."""
+        exists = self.anchor("exists")
+        statecheck = self.anchor("statecheck")
+        if self.has("createorupdate") and exists is None and statecheck is None:
+            self.discovery = Discovery(found=False, createorupdate=True)
+            self._preview(step, self.discovery)
+            return self.discovery
+        d = Discovery(found=False)
+        if exists is not None:
+            sql = self.try_render(exists)
+            if sql is None:
+                d.unknown = True
+                d.notes.append("presence known only after the resources it uses are applied")
+                self._preview(step, d)
+                self.discovery = d
+                return d
+            found = self.check(step, exists, sql=sql)
+            d.found = found.present
+            if found.row:
+                self.capture(found.row)
+            if d.found and statecheck is not None:
+                sc = self.try_render(statecheck)
+                if sc is not None:
+                    d.correct = interpret_check(
+                        self.rows(step, statecheck, sc),
+                        what=f"{self.res.name}: statecheck",
+                        file=self.file,
+                        line=statecheck.line,
+                    ).present
+            elif d.found:
+                d.correct, d.proxy_rows = self._exports_proxy(step, attempts=1)
+        else:
+            assert statecheck is not None
+            sql = self.try_render(statecheck)
+            if sql is None:
+                d.unknown = True
+                d.notes.append("presence known only after the resources it uses are applied")
+                self._preview(step, d)
+                self.discovery = d
+                return d
+            d.found = d.correct = self.check(step, statecheck, sql=sql).present
+        if d.found:
+            self._diff_inputs(step, d)
+        else:
+            self._preview(step, d)
+        self.discovery = d
+        return d
+
+    def _preview(self, step: Step, d: Discovery) -> None:
+        """What the create query would send (for the plan), when it can be known now; the
+        desired state it gives is checked against the type's schema."""
+        create = self.anchor("create") or self.anchor("createorupdate")
+        if create is None:
+            return
+        try:
+            sql = self.render(create)
+        except TemplateError as exc:
+            if self._own_undefined(exc):
+                d.notes.append("create query needs values known only after apply")
+                return
+            raise
+        try:
+            preview = step.queries.preview_insert(sql, file=self.file, line=create.line)
+        except QueryError as exc:
+            if has_placeholder(sql):
+                d.notes.append("create query needs values known only after apply")
+                return
+            raise exc
+        if preview is None:
+            return
+        self._validate_desired(preview, create)
+        if has_placeholder(preview.desired):
+            d.notes.append("create query uses values known only after apply")
+        d.preview = preview
+
+    def _validate_desired(self, preview: InsertPreview, create: Anchor) -> None:
+        from stackdeploy.schema import desired as desired_state
+
+        violations = [
+            str(v)
+            for v in desired_state.validate(preview.schema, preview.desired, mode="create")
+            if not placeholder_at(preview.desired, v.path)
+        ]
+        if violations:
+            shown = "; ".join(violations[:5])
+            raise QueryError(
+                self.run.mask(
+                    f"resource {self.res.name!r}: the create query does not give a valid "
+                    f"{preview.schema.type_name}: {shown}"
+                ),
+                file=self.file,
+                line=create.line,
+                hint=f"stack-deploy describe {preview.schema.awscc_name} lists its properties",
+            )
+
+    def _exports_proxy(
+        self, step: Step, *, attempts: int
+    ) -> tuple[bool | None, list[dict[str, Any]] | None]:
+        exports = self.anchor("exports")
+        if exports is None:
+            return None, None
+        sql = self.try_render(exports)
+        if sql is None:
+            return None, None
+        _, delay = self.retries(exports)
+        rows = attempt(
+            lambda: self.rows(step, exports, sql),
+            bool,
+            attempts=attempts,
+            delay=delay,
+            sleep=self.run.sleep,
+        )
+        return bool(rows), rows or None
+
+    def _diff_inputs(self, step: Step, d: Discovery) -> None:
+        """Preview the create INSERT and read the live resource, when both are possible.
+        The read is usually answered by the step's cache: the ``exists`` query read it."""
+        self._preview(step, d)
+        if d.preview is None or has_placeholder(d.preview.desired):
+            return
+        schema = d.preview.schema
+        this = self.state.this(self.res)
+        d.identifier = identifier_from_row(schema, this) or schema.identifier_of(d.preview.desired)
+        if d.identifier is None:
+            d.notes.append("exists captured no identifier: property diff not available")
+            return
+        d.live = step.cloud.get_resource(schema.type_name, d.identifier, region=d.preview.region)
+        if d.live is None:
+            d.notes.append(f"GetResource found no {schema.type_name} {d.identifier!r}")
+
+    # -- planning -----------------------------------------------------------------------------
+
+    def plan(self, step: Step, verb: Verb) -> ResourcePlan:
+        if not self.condition():
+            return self.skip("if: false", type_name=self._type_hint())
+        self.state.clear_this(self.res)
+        self.fresh()
+        self.validate(step, verb)
+        d = self.discover(step)
+        plan = self._plan(d, verb)
+        if plan.action in ("create", "replace") or d.unknown:
+            self.evaluated()
+        elif self.res.exports:
+            self.record_exports(step)
+        return plan
+
+    def _plan(self, d: Discovery, verb: Verb) -> ResourcePlan:
+        type_name = d.preview.schema.type_name if d.preview else self._type_hint()
+        notes = [*self.unknown_notes(), *d.notes]
+        if d.createorupdate or not d.found:
+            return ResourcePlan(
+                name=self.res.name,
+                type=type_name,
+                action="create",
+                depends_on=self.depends_on,
+                reason="createorupdate runs on every build (no exists or statecheck)"
+                if d.createorupdate
+                else "presence known after apply"
+                if d.unknown
+                else "absent",
+                desired=d.preview.desired if d.preview else None,
+                notes=tuple(notes),
+            )
+        correct = d.correct
+        if correct is False and self.res.skip_validation:
+            notes.append("statecheck failed; accepted because of skip_validation")
+            correct = True
+        if d.preview is not None and d.live is not None:
+            plan = plan_resource(
+                d.preview.schema,
+                name=self.res.name,
+                desired=d.preview.desired,
+                live=d.live,
+                identifier=d.identifier,
+                depends_on=self.depends_on,
+                allow_replace=self.run.options.allow_replace or self.res.replace or verb == "test",
+                statecheck_ok=correct,
+                notes=notes,
+                mask=self.run.mask,
+            )
+            if self.res.skip_validation and plan.action == "update":
+                return dataclasses.replace(plan, action="noop", reason="skip_validation")
+            return plan
+        action: Action = "noop" if correct in (True, None) else "update"
+        return ResourcePlan(
+            name=self.res.name,
+            type=type_name,
+            action=action,
+            identifier=d.identifier,
+            depends_on=self.depends_on,
+            reason="statecheck failed" if action == "update" else None,
+            notes=tuple(notes),
+        )
+
+    def _type_hint(self) -> str:
+        """The type the create query targets, for display when it cannot render."""
+        create = self.anchor("create") or self.anchor("createorupdate")
+        if create is None:
+            return self.res.resource_type or "-"
+        m = re.search(r"insert\s+into\s+(awscc\.[\w.]+)", create.body, re.IGNORECASE)
+        if not m:
+            return "-"
+        from stackdeploy.schema.registry import get_registry
+
+        try:
+            return get_registry(self.run.region).resolve_type_name(m.group(1))
+        except StackDeployError:
+            return m.group(1)
+
+    # -- applying -----------------------------------------------------------------------------
+
+    def apply(self, plan: ResourcePlan, step: Step, *, replan: bool) -> ResourcePlan:
+        """Carry out ``plan`` (planning again first when asked), then the post-deploy checks
+        and the exports."""
+        if replan or (self.discovery is not None and self.discovery.unknown):
+            plan = self.plan(step, "build")
+        if plan.action in ("noop", "skip"):
+            return plan
+        if plan.action == "create":
+            self._create(step)
+            op = "create"
+        elif plan.action == "update":
+            self._update(step, plan)
+            op = "update"
+        elif plan.action == "replace":
+            self._delete_for_replace(step)
+            self._create(step)
+            op = "create"
+        else:
+            raise DeployError(f"{self.res.name}: cannot apply action {plan.action!r}")
+        self._post_deploy(step, op)
+        if self.res.exports:
+            self.record_exports(step)
+        return plan
+
+    def _dml(self, step: Step, anchor: Anchor, op: str) -> Any:
+        sql = self.render(anchor)
+        result = self.execute(step, anchor, sql)
+        if "RETURNING" in sql.upper() and result.rows:
+            row = result.rows[0]
+            self.state.record_callback(self.res, row)
+            captured = return_values(self.res, op, row)
+            if captured:
+                self.state.capture_this(self.res, captured)
+            self.fresh()
+        self._callback(step, op)
+        return result
+
+    def _create(self, step: Step) -> None:
+        anchor = self.anchor("create") or self.anchor("createorupdate")
+        assert anchor is not None  # validate() refused the resource otherwise
+        self._dml(step, anchor, "create")
+        self.created = True
+
+    def _update(self, step: Step, plan: ResourcePlan) -> None:
+        anchor = self.anchor("update") or self.anchor("createorupdate")
+        if anchor is not None:
+            self._dml(step, anchor, "update")
+            return
+        d = self.discovery
+        if plan.patch and d is not None and d.preview is not None and d.identifier:
+            schema = d.preview.schema
+            step.cloud.update_resource(
+                schema.type_name,
+                d.identifier,
+                list(plan.patch),
+                region=d.preview.region,
+                timeout_minutes=schema.timeout_minutes("update"),
+            )
+            return
+        self._troubleshoot(step, "update")
+        raise DeployError(
+            f"resource {self.res.name!r} is not in its desired state "
+            f"({plan.reason or 'statecheck failed'}) and its query file has no update anchor",
+            hint="add a /*+ update */ query, or check the statecheck query",
+        )
+
+    def _delete_for_replace(self, step: Step) -> None:
+        delete = self.anchor("delete")
+        d = self.discovery
+        if delete is not None:
+            self.execute(step, delete, self.render(delete))
+        elif d is not None and d.preview is not None and d.identifier:
+            step.cloud.delete_resource(
+                d.preview.schema.type_name,
+                d.identifier,
+                region=d.preview.region,
+                timeout_minutes=d.preview.schema.timeout_minutes("delete"),
+            )
+        else:
+            raise DeployError(
+                f"resource {self.res.name!r} must be replaced but has no delete anchor",
+                hint="add a /*+ delete */ query",
+            )
+
+    def _post_deploy(self, step: Step, op: str) -> None:
+        exists = self.anchor("exists")
+        statecheck = self.anchor("statecheck")
+        if exists is not None:
+            attempts, delay = self.retries(statecheck if statecheck is not None else exists)
+            found = self.check(step, exists, attempts=attempts, delay=delay)
+            if not found.present:
+                self._troubleshoot(step, op)
+                raise DeployError(
+                    f"resource {self.res.name!r}: after {op}, the exists query does not find it",
+                    hint="check that the exists query selects what the create query makes",
+                )
+            if found.row:
+                self.capture(found.row)
+        ok: bool | None = None
+        if statecheck is not None:
+            sql = self.try_render(statecheck)
+            if sql is not None:
+                attempts, delay = self.retries(statecheck)
+                ok = self.check(step, statecheck, attempts=attempts, delay=delay, sql=sql).present
+        if ok is None and self.has("exports"):
+            attempts, _ = self.retries(self.anchor("exports"))
+            ok, rows = self._exports_proxy(step, attempts=attempts + 1)
+            if self.discovery is not None:
+                self.discovery.proxy_rows = rows
+        if ok is False:
+            self._troubleshoot(step, op)
+            raise DeployError(
+                f"resource {self.res.name!r}: after {op}, it is still not in its desired "
+                "state (statecheck failed)",
+                hint="compare the statecheck query with what create/update send "
+                "(--show-queries shows them)",
+            )
+
+    def _callback(self, step: Step, op: str) -> None:
+        anchor = self.anchor(f"callback:{op}") or self.anchor("callback")
+        if anchor is None:
+            return
+        field_name = anchor.options.get("short_circuit_field")
+        if field_name is not None:
+            current = self.state.callback(self.res)
+            value = current.get(str(field_name)) if isinstance(current, Mapping) else None
+            if str(value) == str(anchor.options.get("short_circuit_value")):
+                return
+        retries, delay = self.retries(anchor)
+
+        def once() -> bool:
+            rows = self.rows(step, anchor)
+            if not rows:
+                return False
+            first = {str(k).lower(): v for k, v in rows[0].items()}
+            if "success" in first:
+                return str(first["success"]).lower() in _TRUE
+            return str(first.get("count")) == "1"
+
+        if not attempt(once, bool, attempts=retries + 1, delay=delay, sleep=self.run.sleep):
+            raise DeployError(
+                f"resource {self.res.name!r}: callback:{op} did not report success after "
+                f"{retries + 1} polls"
+            )
+
+    def _troubleshoot(self, step: Step, op: str) -> None:
+        anchor = self.anchor(f"troubleshoot:{op}") or self.anchor("troubleshoot")
+        if anchor is None:
+            return
+        try:
+            rows = self.rows(step, anchor)
+        except Exception as exc:  # troubleshooting must never hide the real failure
+            log.warning("%s: troubleshoot query failed: %s", self.res.name, self.run.mask(str(exc)))
+            return
+        for row in rows:
+            log.warning("%s: troubleshoot: %s", self.res.name, self.run.mask(str(row)))
+
+    def rollback(self, plan: ResourcePlan, step: Step) -> None:
+        if not self.created:
+            return
+        if self.has("delete"):
+            self.delete(plan, step)
+        else:
+            self._delete_for_replace(step)
+
+    # -- exports ------------------------------------------------------------------------------
+
+    def record_exports(self, step: Step) -> None:
+        """Run the exports query (or reuse the proxy rows) and store the exports."""
+        if not self.res.exports:
+            return
+        exports = self.anchor("exports")
+        d = self.discovery
+        if d is not None and d.proxy_rows:
+            rows = d.proxy_rows
+        elif exports is not None:
+            sql = self.render(exports)
+            retries, delay = self.retries(exports)
+            rows = attempt(
+                lambda: self.rows(step, exports, sql),
+                bool,
+                attempts=retries + 1,
+                delay=delay,
+                sleep=self.run.sleep,
+            )
+        else:
+            self.query_context()
+            row = {**(self._props or {}), **self.state.this(self.res)}
+            self.state.record_exports(self.res, row, file=self.file)
+            return
+        line = exports.line if exports is not None else None
+        if not rows:
+            raise DeployError(
+                f"resource {self.res.name!r}: the exports query returned no row",
+                hint="exports must return exactly one row with the exported columns",
+            )
+        if len(rows) > 1:
+            raise QueryError(
+                f"resource {self.res.name!r}: the exports query returned {len(rows)} rows; "
+                "it must return exactly one",
+                file=self.file,
+                line=line,
+            )
+        self.state.record_exports(self.res, rows[0], file=self.file, line=line)
+        self.fresh()
+
+    # -- teardown -----------------------------------------------------------------------------
+
+    def collect(self, step: Step) -> None:
+        """Teardown, first pass: capture ``this.*`` and exports, ``<unknown>`` when absent."""
+        present = True
+        exists = self.anchor("exists")
+        if exists is not None:
+            sql = self.try_render(exists)
+            if sql is not None:
+                found = interpret_check(
+                    self.rows(step, exists, sql),
+                    what=f"{self.res.name}: exists",
+                    file=self.file,
+                    line=exists.line,
+                )
+                present = found.present
+                if found.row:
+                    self.capture(found.row)
+        if not self.res.exports:
+            return
+        exports = self.anchor("exports")
+        rows: list[dict[str, Any]] = []
+        if present and exports is not None:
+            sql = self.try_render(exports)
+            if sql is not None:
+                rows = self.rows(step, exports, sql)
+        if rows:
+            self.state.record_exports(self.res, rows[0], file=self.file)
+        else:
+            self.state.set_placeholders(self.res, UNKNOWN)
+        self.fresh()
+
+    def _check_anchor(self) -> tuple[Anchor | None, str | None]:
+        for name in ("exists", "statecheck"):
+            anchor = self.anchor(name)
+            if anchor is not None:
+                sql = self.try_render(anchor)
+                if sql is not None:
+                    return anchor, sql
+        return None, None
+
+    def plan_delete(self, step: Step) -> ResourcePlan:
+        """Teardown plan: delete when present, skip (with the reason) otherwise."""
+        if not self.condition():
+            return self.skip("if: false", type_name=self._type_hint())
+        self.state.add_alias_columns(self.res)
+        self.fresh()
+        delete = self.anchor("delete")
+        base: dict[str, Any] = {
+            "name": self.res.name,
+            "type": self._type_hint(),
+            "depends_on": self.depends_on,
+        }
+        if delete is None:
+            return ResourcePlan(**base, action="skip", reason="no delete anchor")
+        if self.res.type == "multi":
+            return ResourcePlan(**base, action="delete", reason="multi: assumed present")
+        anchor, sql = self._check_anchor()
+        if anchor is None or sql is None:
+            return ResourcePlan(**base, action="skip", reason="no usable exists/statecheck")
+        found = interpret_check(
+            self.rows(step, anchor, sql),
+            what=f"{self.res.name}: {anchor.name}",
+            file=self.file,
+            line=anchor.line,
+        )
+        if found.row:
+            self.capture(found.row)
+        if not found.present:
+            return ResourcePlan(**base, action="skip", reason="absent")
+        # Render the delete now: an error here is a plan error, before anything is deleted.
+        self.render(delete)
+        return ResourcePlan(**base, action="delete")
+
+    def delete(self, plan: ResourcePlan, step: Step) -> None:
+        """Run the delete query and confirm the resource is gone."""
+        delete = self.anchor("delete")
+        assert delete is not None
+        sql = self.render(delete)
+        cycles, delay = self.retries(delete)
+        anchor, check_sql = self._check_anchor()
+        for _ in range(cycles):
+            try:
+                self.execute(step, delete, sql)
+            except QueryError:
+                if self.res.type != "multi":
+                    raise
+            if anchor is None or check_sql is None:
+                return
+            if not self.check(step, anchor, want=False, sql=check_sql).present:
+                return
+            self.run.sleep(delay)
+            if not self.check(step, anchor, want=False, sql=check_sql).present:
+                return
+        self._troubleshoot(step, "delete")
+        raise DeployError(
+            f"resource {self.res.name!r}: delete ran but the resource is still there",
+            hint="check the delete query's identifier (--show-queries)",
+        )
+
+
+class MultiHandler(QueryFileHandler):
+    """``type: multi``: a query file managing several resources at once. As in both
+    stackql-deploy versions, errors of its create, update and delete statements are
+    reported as warnings and do not stop the run; a delete runs without a pre-check."""
+
+    kind = "multi"
+
+    def _dml(self, step: Step, anchor: Anchor, op: str) -> Any:
+        try:
+            return super()._dml(step, anchor, op)
+        except QueryError as exc:
+            log.warning(
+                "%s: %s failed (ignored: multi resource): %s",
+                self.res.name,
+                anchor.name,
+                self.run.mask(str(exc)),
+            )
+            return None

@@ -1,0 +1,215 @@
+"""Running work over a dependency graph with bounded parallelism.
+
+:class:`Scheduler` runs a function once per node of a graph in worker threads: a node starts
+as soon as everything it depends on is done and a worker is free; among ready nodes the
+earliest in the given order goes first, so with one worker the run follows that order
+exactly (manifest order for build, its reverse for teardown).
+
+When a node fails, what happens to the rest is the caller's ``policy``:
+
+* ``"stop"``: start nothing more; the nodes already running finish (their requests are polled
+  to the end); the rest are reported ``not_started``.
+* ``"skip"``: carry on with everything that does not depend on the failure; its dependents,
+  transitively, are ``skipped`` naming the failed node.
+* ``"continue"``: a failure counts as done for scheduling (planning uses this: every
+  resource's errors are found in one pass).
+
+:class:`Cancel` stops scheduling from outside (Ctrl-C, SIGTERM): running nodes finish,
+nothing new starts. Nothing here sleeps: the coordinating thread waits on a condition that
+workers signal, so tests drive it with gates, not timing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Generic, Literal, TypeVar
+
+from stackdeploy.errors import StackDeployError
+
+T = TypeVar("T")
+
+Policy = Literal["stop", "skip", "continue"]
+NodeStatus = Literal["done", "failed", "skipped", "not_started", "cancelled"]
+
+
+class Cancelled(StackDeployError):
+    """Raised inside a worker that was about to start a mutation after the run was
+    interrupted: the node is reported ``cancelled``, not failed."""
+
+
+class Cancel:
+    """A one-way switch shared by the scheduler and the handlers: once set, nothing new
+    starts. ``reason`` says why (``SIGINT``, ``SIGTERM``, or the failed resource)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason: str | None = None
+        self._listeners: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def set(self, reason: str) -> None:
+        with self._lock:
+            if self._event.is_set():
+                return
+            self.reason = reason
+            self._event.set()
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def check(self, what: str = "") -> None:
+        """Raise :class:`Cancelled` when set (called before starting a mutation)."""
+        if self._event.is_set():
+            raise Cancelled(f"not started{': ' + what if what else ''} (run {self.reason})")
+
+    def on_set(self, listener: Callable[[], None]) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+            already = self._event.is_set()
+        if already:
+            listener()
+
+
+@dataclass(frozen=True)
+class NodeResult(Generic[T]):
+    """How one node ended: ``value`` when done, ``error`` when failed, ``reason`` when
+    skipped / not started / cancelled."""
+
+    status: NodeStatus
+    value: T | None = None
+    error: BaseException | None = None
+    reason: str | None = None
+
+
+class Scheduler:
+    """Runs ``work(node)`` over a graph with at most ``parallelism`` nodes at once."""
+
+    def __init__(
+        self,
+        parallelism: int,
+        cancel: Cancel | None = None,
+        *,
+        on_start: Callable[[str], None] | None = None,
+        thread_name: str = "stack-deploy",
+        depends_word: str = "depends on",
+    ) -> None:
+        self.parallelism = max(1, int(parallelism))
+        self.cancel = cancel or Cancel()
+        self.on_start = on_start
+        self.thread_name = thread_name
+        # How a skipped node relates to the one that failed ("needed by" in teardown).
+        self.depends_word = depends_word
+        self.max_running = 0  # the most nodes seen running at once (for tests and reports)
+
+    def run(
+        self,
+        order: Sequence[str],
+        deps: Mapping[str, Sequence[str]],
+        work: Callable[[str], T],
+        *,
+        policy: Policy = "stop",
+        on_finish: Callable[[str, NodeResult[T], frozenset[str]], None] | None = None,
+    ) -> dict[str, NodeResult[T]]:
+        """Run every node of ``order``; dependencies outside ``order`` are ignored.
+        Returns each node's result, in ``order``. ``on_finish(name, result, running)`` is
+        called (in the calling thread) as each node ends, with the nodes still running."""
+        nodes = list(order)
+        members = set(nodes)
+        position = {name: i for i, name in enumerate(nodes)}
+        needs = {n: [d for d in deps.get(n, ()) if d in members and d != n] for n in nodes}
+        waiting = {n: len(needs[n]) for n in nodes}
+        dependents: dict[str, list[str]] = {n: [] for n in nodes}
+        for n in nodes:
+            for d in needs[n]:
+                dependents[d].append(n)
+        results: dict[str, NodeResult[T]] = {}
+        ready = sorted((n for n in nodes if waiting[n] == 0), key=position.__getitem__)
+        running: set[str] = set()
+        finished: list[tuple[str, NodeResult[T]]] = []
+        cond = threading.Condition()
+        stopped_by: str | None = None
+
+        def wake() -> None:
+            with cond:
+                cond.notify_all()
+
+        self.cancel.on_set(wake)
+
+        def worker(name: str) -> None:
+            try:
+                value = work(name)
+                outcome: NodeResult[T] = NodeResult("done", value=value)
+            except Cancelled as exc:
+                outcome = NodeResult("cancelled", error=exc, reason=str(exc))
+            except BaseException as exc:  # reported by the caller, never lost in a thread
+                outcome = NodeResult("failed", error=exc)
+            with cond:
+                finished.append((name, outcome))
+                cond.notify_all()
+
+        def release(name: str) -> None:
+            for child in dependents[name]:
+                waiting[child] -= 1
+                if waiting[child] == 0 and child not in results:
+                    ready.append(child)
+            ready.sort(key=position.__getitem__)
+
+        def skip_dependents(name: str, why: str) -> None:
+            todo = list(dependents[name])
+            while todo:
+                child = todo.pop(0)
+                if child in results or child in running:
+                    continue
+                results[child] = NodeResult("skipped", reason=why)
+                if child in ready:
+                    ready.remove(child)
+                todo.extend(dependents[child])
+
+        with cond:
+            while True:
+                while finished:
+                    name, outcome = finished.pop(0)
+                    running.discard(name)
+                    results[name] = outcome
+                    if on_finish is not None:
+                        on_finish(name, outcome, frozenset(running))
+                    if outcome.status == "done" or (
+                        outcome.status == "failed" and policy == "continue"
+                    ):
+                        release(name)
+                    elif outcome.status == "failed" and policy == "skip":
+                        skip_dependents(name, f"{self.depends_word} {name}, which failed")
+                    elif outcome.status == "failed" and stopped_by is None:
+                        stopped_by = name
+                    elif outcome.status == "cancelled":
+                        skip_dependents(name, f"{self.depends_word} {name}, which was not started")
+                stop = stopped_by is not None or self.cancel.is_set()
+                while ready and not stop and len(running) < self.parallelism:
+                    name = ready.pop(0)
+                    running.add(name)
+                    self.max_running = max(self.max_running, len(running))
+                    if self.on_start is not None:
+                        self.on_start(name)
+                    thread = threading.Thread(
+                        target=worker, args=(name,), name=f"{self.thread_name}:{name}", daemon=True
+                    )
+                    thread.start()
+                if not running and (stop or not ready):
+                    break
+                cond.wait()
+        why = (
+            f"stopped after {stopped_by} failed"
+            if stopped_by is not None
+            else f"run {self.cancel.reason}"
+            if self.cancel.is_set()
+            else "its dependencies did not complete"
+        )
+        for name in nodes:
+            if name not in results:
+                results[name] = NodeResult("not_started", reason=why)
+        return {name: results[name] for name in nodes}
