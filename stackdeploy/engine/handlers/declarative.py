@@ -112,12 +112,13 @@ class DeclarativeHandler(BaseHandler):
         self.state.add_secrets(self._write_only_values(state))
         if validate:
             # A value known only after an earlier resource is applied is not judged yet.
-            violations = [
-                str(v)
+            found = [
+                v
                 for v in desired_state.validate(self.schema, state, mode="create")
                 if not placeholder_at(state, v.path)
             ]
-            if violations:
+            if found:
+                violations = [str(v) for v in found]
                 shown = "; ".join(violations[:5])
                 more = f" (and {len(violations) - 5} more)" if len(violations) > 5 else ""
                 raise ManifestError(
@@ -125,11 +126,22 @@ class DeclarativeHandler(BaseHandler):
                         f"resource {self.res.name!r} ({self.schema.type_name}): {shown}{more}"
                     ),
                     file=self.stack.manifest.display_path,
-                    line=self.res.line,
+                    line=self._line_of(found[0].path),
                     hint=f"stack-deploy describe {self.schema.awscc_name} lists its properties",
                 )
         self.desired = state
         return state
+
+    def _line_of(self, pointer: str) -> int:
+        """The manifest line of the prop a schema violation is about (the resource's line
+        when the violation is about no prop, e.g. a missing required property)."""
+        from stackdeploy.schema.model import match_name
+
+        first = next((t for t in pointer.split("/") if t), "")
+        for prop in self.res.props:
+            if match_name(prop.name, [first]) is not None:
+                return prop.line
+        return self.res.line
 
     def _write_only_values(self, state: Mapping[str, Any]) -> list[Any]:
         out: list[Any] = []
