@@ -376,7 +376,11 @@ class Handlers:
 
     def _visible(self, schema: ResourceSchema, model: dict[str, Any]) -> dict[str, Any]:
         """What a read returns: the model without its write-only properties."""
-        return strip_paths(model, schema.write_only) if schema.write_only else model
+        # Copy only when there is something to remove: most models hold no write-only value,
+        # and the deep copy was most of a full ListResources page's cost.
+        if any(p[0] in model and values_at(model, p) for p in schema.write_only):
+            return strip_paths(model, schema.write_only)
+        return model
 
     def _idempotent(
         self, params: Mapping[str, Any], ctx: Context, fingerprint: str, now: float
