@@ -4,8 +4,9 @@ Cloud Control cannot filter, so a SELECT is run in two steps: fetch the rows the
 (one GetResource per Identifier, a ListResources per region, ...) and let SQLite evaluate the
 statement over them. This module does the first half's thinking on the sqlglot tree:
 
-- :func:`awscc_tables` finds every ``awscc.<svc>.<res>`` reference, wherever it sits (CTEs,
-  joins, subqueries);
+- :func:`provider_tables` finds every ``<provider>.<svc>.<res>`` reference (``awscc``,
+  ``aws``, or any other provider, which the engine then refuses by name), wherever it sits
+  (CTEs, joins, subqueries);
 - :func:`pushdown` collects, for one reference, the ``column = constant`` and
   ``column IN (constants...)`` conjuncts that restrict it: those of the WHERE clause of the
   SELECT it belongs to and those of its own JOIN ... ON. Pushing a predicate only narrows what
@@ -30,7 +31,7 @@ Evaluator = Callable[[exp.Expression], Any]
 
 @dataclass
 class TableRef:
-    """One ``awscc.<svc>.<res>`` reference in a statement."""
+    """One ``<provider>.<svc>.<res>`` reference in a statement."""
 
     node: exp.Table
     service: str  # "sagemaker"
@@ -38,10 +39,11 @@ class TableRef:
     alias: str  # the name columns are qualified with: the alias, else the resource name
     # lower-cased column name -> allowed values (intersection of every pushed predicate)
     keys: dict[str, list[Any]] = field(default_factory=dict)
+    provider: str = "awscc"
 
     @property
     def name(self) -> str:
-        return f"awscc.{self.service}.{self.resource}"
+        return f"{self.provider}.{self.service}.{self.resource}"
 
     @property
     def line(self) -> int | None:
@@ -54,12 +56,13 @@ def _ident_name(node: exp.Expression | None) -> str:
     return node.name if node is not None else ""
 
 
-def awscc_tables(statement: exp.Expression) -> list[TableRef]:
-    """Every ``awscc.<svc>.<res>`` table node in ``statement``, in source order."""
+def provider_tables(statement: exp.Expression) -> list[TableRef]:
+    """Every three-part (``<provider>.<svc>.<res>``) table node in ``statement``, in source
+    order. A table-valued function (``json_each(...)``) or a CTE name is never one."""
     refs: list[TableRef] = []
     for table in statement.find_all(exp.Table):
         catalog = _ident_name(table.args.get("catalog"))
-        if catalog.lower() != "awscc":
+        if not catalog or not table.db or not isinstance(table.this, exp.Identifier):
             continue
         alias = table.alias or table.name
         refs.append(
@@ -68,6 +71,7 @@ def awscc_tables(statement: exp.Expression) -> list[TableRef]:
                 service=table.db.lower(),
                 resource=table.name.lower(),
                 alias=alias,
+                provider=catalog.lower(),
             )
         )
     refs.sort(key=lambda r: (r.line or 0, _start(r.node)))
@@ -133,13 +137,22 @@ def _candidate_conditions(ref: TableRef) -> list[exp.Expression]:
     return found
 
 
-def pushdown(ref: TableRef, key_names: Iterable[str], evaluate: Evaluator) -> dict[str, list[Any]]:
+def pushdown(
+    ref: TableRef,
+    key_names: Iterable[str],
+    evaluate: Evaluator,
+    *,
+    matched: dict[str, list[exp.Expression]] | None = None,
+) -> dict[str, list[Any]]:
     """Constant values each key column of ``ref`` is restricted to, by equality or IN.
 
     Several predicates on one key intersect (``a = 1 AND a IN (1, 2)`` gives ``[1]``; an empty
-    list means no row can match). Keys without a predicate are absent from the result.
+    list means no row can match). Keys without a predicate are absent from the result. With
+    ``matched``, the predicate nodes that pinned each key are collected there.
     """
-    return key_values(_candidate_conditions(ref), key_names, evaluate, alias=ref.alias)
+    return key_values(
+        _candidate_conditions(ref), key_names, evaluate, alias=ref.alias, matched=matched
+    )
 
 
 def key_values(
@@ -149,10 +162,12 @@ def key_values(
     *,
     alias: str | None = None,
     leftover: list[exp.Expression] | None = None,
+    matched: dict[str, list[exp.Expression]] | None = None,
 ) -> dict[str, list[Any]]:
     """The key-column values that ``conditions`` (conjuncts) pin down; see :func:`pushdown`.
 
-    Conditions that pin nothing are appended to ``leftover`` when it is given.
+    Conditions that pin nothing are appended to ``leftover`` when it is given; those that pin
+    a key are collected per key in ``matched``.
     """
     names = {n.lower() for n in key_names}
     result: dict[str, list[Any]] = {}
@@ -180,6 +195,8 @@ def key_values(
             if leftover is not None:
                 leftover.append(condition)
             continue
+        if matched is not None:
+            matched.setdefault(key, []).append(condition)
         values = [_hashable(v) for v in values if v is not None]  # `= NULL` matches nothing
         if key in result:
             result[key] = [v for v in result[key] if v in values]
