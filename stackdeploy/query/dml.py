@@ -570,7 +570,7 @@ def prepare_update(
     if isinstance(patch, str):
         try:
             patch = json.loads(patch)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise QueryError(
                 f"the {label} of UPDATE on {name} is not JSON "
                 f"(line {exc.lineno}, column {exc.colno}: {exc.msg})"

@@ -470,7 +470,9 @@ class QueryEngine:
             except QueryError as exc:
                 raise QueryError(exc.bare_message, file=file, line=where, hint=exc.hint) from exc
             matched: dict[str, list[exp.Expression]] = {}
-            keys = spec.canonical_keys(pushdown(ref, spec.key_names, evaluate, matched=matched))
+            keys = spec.canonical_keys(
+                pushdown(ref, spec.key_names, evaluate, matched=matched, exact=spec.exact_keys)
+            )
             missing = spec.missing_keys(keys)
             if missing:
                 raise QueryError(
@@ -530,12 +532,9 @@ def _unsupported(tree: exp.Expression) -> QueryError:
 
 # Parser messages that name sqlglot internals -> what they mean for SQL.
 _PARSER_WORDS = [
-    (
-        re.compile(r"Required keyword: '(\w+)' missing for <class '[\w.]*\.(\w+)'>"),
-        "incomplete {1}",
-    ),
+    (re.compile(r"Required keyword: '\w+' missing for <class"), "incomplete expression"),
     (re.compile(r"Invalid expression / Unexpected token"), "unexpected word"),
-    (re.compile(r"Expecting (.+)"), "expected {0}"),
+    (re.compile(r"Expecting ([^<.]+)"), "expected {0}"),
 ]
 
 
@@ -544,35 +543,56 @@ def _parse_error(exc: ParseError, statement: Statement, file: str | None) -> Que
     the query text around it (it may hold rendered secrets) nor sqlglot's class names."""
     first = exc.errors[0] if exc.errors else {}
     raw = str(first.get("description") or "")
-    description = "cannot parse the statement"
+    # What is left of the parser's words once anything that could be query text (quoted)
+    # or a library class (<...>) is gone: "Expected END after CASE".
+    plain = re.sub(r"<[^>]*>|'[^']*'|\"[^\"]*\"", "", raw).strip(" .:")
+    description = plain[:1].lower() + plain[1:] if plain else "cannot parse the statement"
     for pattern, text in _PARSER_WORDS:
         found = pattern.search(raw)
         if found:
-            description = text.format(*(g.lower() for g in found.groups()))
+            description = text.format(*(g.strip() for g in found.groups()))
             break
-    description = re.sub(r"<[^>]*>", "", description).strip()
-    rel = first.get("line")
-    col = first.get("col")
+    rel, col = first.get("line"), first.get("col")
     line = statement.line + (rel - 1 if isinstance(rel, int) else 0)
-    near = _token_at(statement, rel, col)
-    where = ""
-    if isinstance(col, int):
-        where = f" at column {col + (statement.col - 1 if rel == 1 else 0)}"
+    where, near = "", ""
+    token = _token_at(statement, rel, col)
+    if token is not None:
+        start_col = token.col - len(token.text) + 1 if "\n" not in token.text else token.col
+        where = f" at column {_file_column(statement, token.line, start_col)}"
+        if token.token_type in (TokenType.STRING, TokenType.NATIONAL_STRING):
+            near = " near a string literal"  # named, not quoted: it may be a secret
+        else:
+            text = token.text if len(token.text) <= 40 else token.text[:37] + "..."
+            near = f" near {text!r}"
+    elif isinstance(rel, int) and isinstance(col, int):
+        first_line = statement.tokens[0].line if statement.tokens else 1
+        where = f" at column {_file_column(statement, first_line + rel - 1, col)}"
     return QueryError(f"syntax error{where}: {description}{near}", file=file, line=line)
 
 
-def _token_at(statement: Statement, rel_line: Any, col: Any) -> str:
-    """`` near 'WORD'`` for the token the parser stopped at: a keyword, name, number or
-    punctuation; a string literal is named, not quoted (it may be a secret)."""
-    if not isinstance(rel_line, int) or not isinstance(col, int):
-        return ""
+def _file_column(statement: Statement, token_line: int, col: int) -> int:
+    """A column on a token line of the statement's source, as the file shows it."""
+    first_line = statement.tokens[0].line if statement.tokens else token_line
+    if token_line == first_line:
+        first = statement.tokens[0] if statement.tokens else None
+        start = first.col - len(first.text) + 1 if first is not None else 1
+        return col - start + statement.col
+    return col
+
+
+def _token_at(statement: Statement, rel_line: Any, col: Any) -> Token | None:
+    """The token the parser stopped at (its position is relative to the statement's text;
+    the statement's tokens carry positions in the whole source)."""
+    if not isinstance(rel_line, int) or not isinstance(col, int) or not statement.tokens:
+        return None
+    first = statement.tokens[0]
+    shift = first.col - len(first.text)  # columns before the statement on its first line
     for token in statement.tokens:
-        if token.line == rel_line and token.col == col:
-            if token.token_type in (TokenType.STRING, TokenType.NATIONAL_STRING):
-                return " near a string literal"
-            text = token.text if len(token.text) <= 40 else token.text[:37] + "..."
-            return f" near {text!r}"
-    return ""
+        rel = token.line - first.line + 1
+        token_col = token.col - shift if rel == 1 else token.col
+        if rel == rel_line and token_col == col:
+            return token
+    return None
 
 
 def _register_functions(conn: sqlite3.Connection) -> None:

@@ -19,7 +19,7 @@ Constants are evaluated by a callback (SQLite itself, in the engine), so ``'a' |
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -111,11 +111,19 @@ def _is_constant(node: exp.Expression) -> bool:
     )
 
 
-def _column_matches(column: exp.Column, alias: str | None, key_names: Iterable[str]) -> str | None:
+def _column_matches(
+    column: exp.Column,
+    alias: str | None,
+    key_names: Iterable[str],
+    exact: Mapping[str, str] | None = None,
+) -> str | None:
     """The lower-cased key name when ``column`` is one of the key columns of the table
-    called ``alias`` (unqualified columns match any table)."""
+    called ``alias`` (unqualified columns match any table). A key listed in ``exact`` matches
+    only when spelt exactly so (``Identifier``, where ``identifier`` names a property)."""
     name = column.name.lower()
     if name not in key_names:
+        return None
+    if exact and name in exact and column.name != exact[name]:
         return None
     qualifier = column.table
     if qualifier and (alias is None or qualifier.lower() != alias.lower()):
@@ -143,15 +151,22 @@ def pushdown(
     evaluate: Evaluator,
     *,
     matched: dict[str, list[exp.Expression]] | None = None,
+    exact: Mapping[str, str] | None = None,
 ) -> dict[str, list[Any]]:
     """Constant values each key column of ``ref`` is restricted to, by equality or IN.
 
     Several predicates on one key intersect (``a = 1 AND a IN (1, 2)`` gives ``[1]``; an empty
     list means no row can match). Keys without a predicate are absent from the result. With
-    ``matched``, the predicate nodes that pinned each key are collected there.
+    ``matched``, the predicate nodes that pinned each key are collected there; keys in
+    ``exact`` (lower-cased name -> spelling) match only their exact spelling.
     """
     return key_values(
-        _candidate_conditions(ref), key_names, evaluate, alias=ref.alias, matched=matched
+        _candidate_conditions(ref),
+        key_names,
+        evaluate,
+        alias=ref.alias,
+        matched=matched,
+        exact=exact,
     )
 
 
@@ -163,6 +178,7 @@ def key_values(
     alias: str | None = None,
     leftover: list[exp.Expression] | None = None,
     matched: dict[str, list[exp.Expression]] | None = None,
+    exact: Mapping[str, str] | None = None,
 ) -> dict[str, list[Any]]:
     """The key-column values that ``conditions`` (conjuncts) pin down; see :func:`pushdown`.
 
@@ -177,10 +193,10 @@ def key_values(
         if isinstance(condition, exp.EQ):
             left, right = _node(condition.left), _node(condition.right)
             if isinstance(left, exp.Column) and _is_constant(right):
-                key = _column_matches(left, alias, names)
+                key = _column_matches(left, alias, names, exact)
                 values = [evaluate(right)] if key else []
             elif isinstance(right, exp.Column) and _is_constant(left):
-                key = _column_matches(right, alias, names)
+                key = _column_matches(right, alias, names, exact)
                 values = [evaluate(left)] if key else []
         elif (
             isinstance(condition, exp.In)
@@ -189,7 +205,7 @@ def key_values(
             and condition.expressions
             and all(_is_constant(e) for e in condition.expressions)
         ):
-            key = _column_matches(condition.this, alias, names)
+            key = _column_matches(condition.this, alias, names, exact)
             values = [evaluate(e) for e in condition.expressions] if key else []
         if key is None:
             if leftover is not None:

@@ -156,6 +156,13 @@ class TableSpec:
         name means the type's ``Identifier`` property (every fetched row satisfies it)."""
         return self.kind == "resource" and self.identifier_column is None
 
+    @property
+    def exact_keys(self) -> dict[str, str]:
+        """Key columns that count only when spelt exactly (lower-cased -> spelling): on a
+        type with an ``Identifier`` property, ``Identifier = ...`` is the Cloud Control key
+        and ``identifier = ...`` filters on the property."""
+        return {"identifier": "Identifier"} if self.consumes_identifier else {}
+
     def canonical_keys(self, keys: Mapping[str, list[Any]]) -> dict[str, list[Any]]:
         """Pushed keys under the names :meth:`fetch` knows (``data__identifier`` ->
         ``identifier``)."""
@@ -587,6 +594,8 @@ _SYNONYMS = {
     "network_security_groups": "security_groups",
     "storage_accounts": "buckets",
     "sql": "rds",
+    "resources": "resourcegroups",
+    "resource_groups": "groups",
     "databases": "db_instances",
     "functions": "lambda",
     "cloudfunctions": "lambda",
