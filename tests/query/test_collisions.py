@@ -344,3 +344,13 @@ def test_collisions_through_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     )
     assert listed.exit_code == 0, listed.output
     assert json.loads(listed.stdout) == []
+
+
+def test_describe_shows_the_select_column_of_a_shadowed_property() -> None:
+    from stackdeploy.cli.describe import describe_type
+
+    doc = describe_type("AWS::Notifications::NotificationHub", REGION)
+    columns = {p["name"]: p["column"] for p in doc["properties"]}
+    assert columns["Region"] == "_region"
+    rbin = describe_type("AWS::Rbin::Rule", REGION)
+    assert {p["name"]: p["column"] for p in rbin["properties"]}["Identifier"] == "identifier"
