@@ -460,10 +460,7 @@ def preview_insert(
         return None
     columns = [ident.name for ident in tree.this.expressions]
     roles = column_roles(schema, columns, name)
-    try:
-        rows = _insert_rows(tree.expression, evaluate, run_select, len(columns), name)
-    except QueryError:
-        return None
+    rows = _insert_rows(tree.expression, evaluate, run_select, len(columns), name)
     if rows is None or len(rows) != 1:
         return None
     state, _params, row_region = _desired_state(schema, roles, rows[0])

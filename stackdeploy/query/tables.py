@@ -525,7 +525,7 @@ def _aws_table(name: str, lowered: str, region: str) -> TableSpec:
     """A table of the ``aws`` provider: the Cloud Control types under ``aws.<svc>.<res>``
     (key ``data__Identifier``) and their ``<singular>_tags`` views."""
     registry = get_registry(region)
-    type_name = aws_tag_views(region).get(lowered)
+    type_name = _aws_tag_type(lowered, region)
     if type_name is not None:
         schema = registry.get(type_name)
         list_model = _list_model(schema)
@@ -565,19 +565,33 @@ def _aws_table(name: str, lowered: str, region: str) -> TableSpec:
 def aws_tag_views(region: str) -> dict[str, str]:
     """``aws.<svc>.<singular>_tags`` -> type name, for every type with a ``Tags`` property
     (the aws provider generates a tag view for exactly those)."""
-    return _aws_tag_views(region)
-
-
-@functools.lru_cache(maxsize=8)
-def _aws_tag_views(region: str) -> dict[str, str]:
     registry = get_registry(region)
     views: dict[str, str] = {}
     for type_name in registry.type_names():
-        if "Tags" in registry.get(type_name).properties:
-            views[
-                f"aws.{awscc_service_name(type_name)}.{awscc_singular_name(type_name)}{TAGS_SUFFIX}"
-            ] = type_name
+        name = _tag_view_name(type_name)
+        if _aws_tag_type(name, region) == type_name:
+            views[name] = type_name
     return views
+
+
+def _tag_view_name(type_name: str) -> str:
+    return f"aws.{awscc_service_name(type_name)}.{awscc_singular_name(type_name)}{TAGS_SUFFIX}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _aws_tag_type(lowered: str, region: str) -> str | None:
+    """The type whose tag view ``lowered`` names, or None. Only the types of that service are
+    read (reading every schema would cost a second)."""
+    if not lowered.endswith(TAGS_SUFFIX):
+        return None
+    service = lowered.split(".")[1]
+    registry = get_registry(region)
+    for type_name in registry.type_names():
+        if awscc_service_name(type_name) != service or _tag_view_name(type_name) != lowered:
+            continue
+        if "Tags" in registry.get(type_name).properties:
+            return type_name
+    return None
 
 
 # Words of other clouds' table names -> the awscc word they correspond to, so an unknown table
