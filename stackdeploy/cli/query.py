@@ -40,9 +40,13 @@ def _source(
                 hint='stack-deploy query "SELECT ..." or --file PATH [--anchor NAME]',
             )
         if sql == "-":
-            return sys.stdin.read(), "<stdin>", 1
+            return _utf8(sys.stdin.buffer.read(), "<stdin>"), "<stdin>", 1
         return sql, None, 1
-    text = Path(query_file).read_text(encoding="utf-8")
+    try:
+        data = Path(query_file).read_bytes()
+    except OSError as exc:
+        raise QueryError(f"cannot read the file: {exc.strerror}", file=query_file) from None
+    text = _utf8(data, query_file)
     from stackdeploy.query.iql import parse_query_file
 
     parsed = parse_query_file(text, file=query_file)
@@ -63,6 +67,20 @@ def _source(
         f"{query_file} has several anchors; choose one with --anchor",
         hint="anchors: " + ", ".join(a.name for a in anchors),
     )
+
+
+def _utf8(data: bytes, where: str) -> str:
+    """SQL text must be UTF-8: say where it is not, instead of decoding garbage."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise QueryError(
+            f"the SQL is not UTF-8 text (byte 0x{data[exc.start]:02x})",
+            file=where,
+            line=line,
+            hint="save the file as UTF-8",
+        ) from None
 
 
 def _cell(value: Any) -> str:
