@@ -630,8 +630,11 @@ def _missing_hint(spec: TableSpec, missing: list[str], region: str) -> str:
         else:
             parts.append(f"{name} = '...'")
     hint = "add " + " AND ".join(parts)
-    if spec.kind == "resource" and any(m.lower() != "region" for m in missing):
-        hint += f" (listing {spec.type_name} needs it), or give Identifier = '...'"
+    if spec.kind in ("resource", "tags") and any(m.lower() != "region" for m in missing):
+        hint += f" (listing {spec.type_name} needs it)"
+        if spec.kind == "resource":
+            key = "data__Identifier" if spec.provider == "aws" else "Identifier"
+            hint += f", or give {key} = '...'"
     return hint
 
 

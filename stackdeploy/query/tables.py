@@ -88,9 +88,11 @@ SPECIAL_TABLES = {
 _KEY_ALIASES = {"data__identifier": "identifier", "data__typename": "typename"}
 
 
+@functools.lru_cache(maxsize=4096)
 def property_columns(schema: ResourceSchema) -> dict[str, str]:
     """Column -> property of a type's tables (the provider's column names, collisions
-    settled: ``Region`` is ``_region``)."""
+    settled: ``Region`` is ``_region``). Cached per schema (schemas are shared and
+    immutable); callers must not change the mapping."""
     columns: dict[str, str] = {}
     for name in schema.properties:
         column = to_column(name)
