@@ -17,7 +17,7 @@ _FLAGS = (("required", "R"), ("read_only", "RO"), ("create_only", "CO"), ("write
 
 def describe_type(name: str, region: str) -> dict[str, Any]:
     """The describe document of a type (also the ``--output json`` shape)."""
-    from stackdeploy.schema.naming import to_column
+    from stackdeploy.query.tables import column_of
     from stackdeploy.schema.registry import get_schema
 
     schema = get_schema(name, region)
@@ -27,7 +27,7 @@ def describe_type(name: str, region: str) -> dict[str, Any]:
         props.append(
             {
                 "name": prop,
-                "column": to_column(prop),
+                "column": column_of(schema, prop),
                 "type": "|".join(types) if types else "any",
                 "required": prop in schema.required,
                 "read_only": schema.is_read_only((prop,)),

@@ -40,9 +40,13 @@ def _source(
                 hint='stack-deploy query "SELECT ..." or --file PATH [--anchor NAME]',
             )
         if sql == "-":
-            return sys.stdin.read(), "<stdin>", 1
+            return _utf8(sys.stdin.buffer.read(), "<stdin>"), "<stdin>", 1
         return sql, None, 1
-    text = Path(query_file).read_text(encoding="utf-8")
+    try:
+        data = Path(query_file).read_bytes()
+    except OSError as exc:
+        raise QueryError(f"cannot read the file: {exc.strerror}", file=query_file) from None
+    text = _utf8(data, query_file)
     from stackdeploy.query.iql import parse_query_file
 
     parsed = parse_query_file(text, file=query_file)
@@ -63,6 +67,20 @@ def _source(
         f"{query_file} has several anchors; choose one with --anchor",
         hint="anchors: " + ", ".join(a.name for a in anchors),
     )
+
+
+def _utf8(data: bytes, where: str) -> str:
+    """SQL text must be UTF-8: say where it is not, instead of decoding garbage."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise QueryError(
+            f"the SQL is not UTF-8 text (byte 0x{data[exc.start]:02x})",
+            file=where,
+            line=line,
+            hint="save the file as UTF-8",
+        ) from None
 
 
 def _cell(value: Any) -> str:
@@ -101,9 +119,11 @@ def query(
 ) -> None:
     """Run awscc SQL against Cloud Control (SQL, or - for stdin).
 
-    Statements separated by ; run in order. Templates are rendered first ({{ var }} from -e
-    and the env file; an undefined variable is an error). With --output json, stdout holds
-    one JSON array: the rows of the last statement.
+    Statements separated by ; run in order, after all of them have been checked. Templates
+    are rendered first ({{ var }} from -e and the env file; an undefined variable is an
+    error). With --output json, stdout holds one JSON array: the rows of the last statement.
+    A mutation that fails (a DELETE of an absent resource too) ends the command with exit
+    code 1 and AWS's reason.
     """
     from stackdeploy.query.engine import QueryEngine, split_statements
     from stackdeploy.templating import render
@@ -117,6 +137,10 @@ def query(
     with cloud.open() as client:
         region = cloud.region or _default_region(client)
         engine = QueryEngine(client, region=region)
+        # All statements are checked before the first one runs: a typo at the end must not
+        # leave the mutations before it done.
+        for statement in statements:
+            engine.check(statement, file=file)
         for index, statement in enumerate(statements):
             if output.show_queries:
                 where = f"{file}:{statement.line}" if file else f"line {statement.line}"
@@ -129,6 +153,8 @@ def query(
                     f"{event.operation} {event.type_name} {event.identifier}: {event.status}",
                     err=True,
                 )
+                if event.status != "SUCCESS":
+                    raise _failed(event, file, statement.line)
             if output.json or not result.columns:
                 continue
             if index:
@@ -137,6 +163,27 @@ def query(
                 click.echo(text_line)
     if output.json:
         click.echo(json.dumps(last_rows, default=str, ensure_ascii=False))
+
+
+def _failed(event: Any, file: str | None, line: int) -> QueryError:
+    """A mutation the API answered without SUCCESS (the engine returns a DELETE of an absent
+    resource as its FAILED/NotFound event, since teardown counts that as done)."""
+    from stackdeploy.query.engine import QueryCloudControlError
+
+    reason = event.status_message or "no status message"
+    code = event.error_code or event.status
+    hint = None
+    if event.operation == "DELETE" and event.error_code == "NotFound":
+        hint = "check the Identifier and region; nothing was deleted"
+    return QueryCloudControlError(
+        f"{event.operation} {event.type_name} {event.identifier} failed: {code}: {reason}",
+        file=file,
+        line=line,
+        hint=hint,
+        error_code=event.error_code,
+        status_message=event.status_message,
+        request_token=event.request_token,
+    )
 
 
 def _default_region(client: Any) -> str:

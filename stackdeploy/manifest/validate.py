@@ -274,23 +274,14 @@ class _Builder:
                 c.error(("providers",), "providers is empty", hint="add 'providers: [awscc]'")
             return ()
         bases = [p.split("::", 1)[0].lower() for p in providers]
-        if "awscc" not in bases:
-            if "aws" in bases:
-                # The awscc docs' generated manifests say `providers: [aws]`; stack-deploy
-                # only speaks Cloud Control, so treat it as awscc but say so.
-                index = bases.index("aws")
-                c.warn(
-                    ("providers", index),
-                    "provider 'aws' is treated as 'awscc' (stack-deploy manages every "
-                    "resource through Cloud Control)",
-                    hint="write 'providers: [awscc]'",
-                )
-            else:
-                c.error(
-                    ("providers",),
-                    f"providers {list(providers)} do not include awscc",
-                    hint="stack-deploy deploys AWS Cloud Control (awscc) stacks only",
-                )
+        # stackql-deploy 1.x stacks name the older `aws` provider; its Cloud Control tables
+        # (aws.<service>.<resource>) run here as they are (docs/query.md).
+        if "awscc" not in bases and "aws" not in bases:
+            c.error(
+                ("providers",),
+                f"providers {list(providers)} include neither awscc nor aws",
+                hint="stack-deploy deploys AWS Cloud Control stacks: awscc, or aws (1.x stacks)",
+            )
         for index, base in enumerate(bases):
             if base not in ("awscc", "aws"):
                 c.warn(("providers", index), f"provider {providers[index]!r} is ignored")

@@ -213,7 +213,7 @@ def test_single_error_is_a_located_manifest_error(make_stack: MakeStack, load: L
         ("name: x\nproviders: []\nresources: []\n", ":2: providers is empty"),
         (
             "name: x\nproviders: [azure]\nresources: []\n",
-            ":2: providers ['azure'] do not include awscc",
+            ":2: providers ['azure'] include neither awscc nor aws",
         ),
         ("name: x\nproviders: [awscc]\n", ":1: the stack has no 'resources'"),
         (
@@ -263,13 +263,14 @@ def test_single_errors(make_stack: MakeStack, load: Load, manifest: str, message
     assert f"stackql_manifest.yml{message}" in str(info.value)
 
 
-def test_providers_aws_is_accepted_with_a_warning(load: Load) -> None:
+def test_providers_aws_is_accepted_as_it_is(load: Load) -> None:
+    # stackql-deploy 1.x stacks (and the generated awscc docs manifests) say `aws`: its Cloud
+    # Control tables run here, so it is neither a warning nor, in strict mode, an error.
     stack = load(DATA / "seed", env_overrides={"AWS_REGION": "us-east-1"})
     assert stack.manifest.providers == ("aws",)
-    assert len(stack.warnings) == 1
-    assert ":7: warning: provider 'aws' is treated as 'awscc'" in stack.warnings[0]
-    with pytest.raises(ManifestError, match="provider 'aws' is treated as 'awscc'"):
-        load(DATA / "seed", env_overrides={"AWS_REGION": "us-east-1"}, strict=True)
+    assert not any("provider" in w for w in stack.warnings)
+    strict = load(DATA / "seed", env_overrides={"AWS_REGION": "us-east-1"}, strict=True)
+    assert strict.manifest.providers == ("aws",)
 
 
 def test_version_pins_are_accepted(load: Load) -> None:
