@@ -43,7 +43,14 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "permissions",
         "List the IAM permissions a stack needs.",
     ),
-    "init": ("stackdeploy.cli.init", "init", "Create a new stack folder."),
+    "init": ("stackdeploy.cli.init", "init", "Create a new stack folder from a template."),
+    "info": (
+        "stackdeploy.cli.info",
+        "info",
+        "Show versions, schemas, credentials source and sandbox state.",
+    ),
+    "shell": ("stackdeploy.cli.shell", "shell", "Interactive awscc SQL shell."),
+    "upgrade": ("stackdeploy.cli.upgrade", "upgrade", "Say how to upgrade stack-deploy."),
     "sandbox": (
         "stackdeploy.cli.sandbox",
         "sandbox",
