@@ -192,16 +192,21 @@ def _upstream_options(func: F, *, short: bool) -> F:
     return _apply(wrapper, upstream_option_decorators(short=short, hidden=True))
 
 
-def logging_options(func: F) -> F:
+def logging_options(func: F | None = None, *, short: bool = True) -> Any:
     """``--log-level`` and the upstream-only options, for commands without
-    :func:`output_options`; logging is configured before the command runs."""
+    :func:`output_options`; logging is configured before the command runs. Use as
+    ``@logging_options`` or ``@logging_options(short=False)`` (no ``-H``/``-p``, for a
+    command whose own ``-p`` means something else)."""
 
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        configure_logging(effective_log_level(kwargs.pop("log_level")))
-        return func(*args, **kwargs)
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            configure_logging(effective_log_level(kwargs.pop("log_level")))
+            return func(*args, **kwargs)
 
-    return upstream_options(log_level_option()(wrapper))  # type: ignore[return-value]
+        return _upstream_options(log_level_option()(wrapper), short=short)  # type: ignore[return-value]
+
+    return decorate if func is None else decorate(func)
 
 
 # -- values handed to commands ---------------------------------------------------------------
