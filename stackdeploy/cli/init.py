@@ -107,7 +107,6 @@ def _render(text: str, *, stack_name: str, stack_env: str, file: str) -> str:
         return env.from_string(text).render(stack_name=stack_name, stack_env=stack_env)
     except TemplateError as exc:
         from stackdeploy.errors import TemplateError as StackTemplateError
-
         from stackdeploy.templating import _template_line  # the failing template line
 
         line = getattr(exc, "lineno", None) or _template_line(exc)
