@@ -170,6 +170,7 @@ def render_template(source: Path, target: Path, *, stack_name: str, stack_env: s
     help="Environment used in the generated README and templates (stack_env).",
 )
 @click.option(
+    "-p",
     "--provider",
     default=None,
     help="stackql-deploy's starter choice: aws and awscc give the starter template.",

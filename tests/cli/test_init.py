@@ -172,7 +172,7 @@ def test_template_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_provider_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert _init("a", "--provider", "aws").exit_code == 0
+    assert _init("a", "-p", "aws").exit_code == 0  # stackql-deploy 2.x spells it -p
     assert (tmp_path / "a" / "resources" / "bucket.iql").is_file()
     azure = _init("b", "--provider", "azure")
     assert azure.exit_code == 2 and "deploys AWS resources" in azure.stderr
