@@ -26,6 +26,13 @@ def decode_text(data: bytes, *, display: str, error: type[LocatedError]) -> str:
     """
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise error(
+            "this file is UTF-16 text (as some Windows tools write it), not UTF-8",
+            file=display,
+            line=1,
+            hint=_UTF8_HINT,
+        )
     nul = data.find(b"\x00")
     if nul >= 0:
         raise error(

@@ -40,10 +40,20 @@ def _source(
                 hint='stack-deploy query "SELECT ..." or --file PATH [--anchor NAME]',
             )
         if sql == "-":
-            return sys.stdin.read(), "<stdin>", 1
+            from stackdeploy.textfile import decode_text
+
+            stream = sys.stdin
+            data = (
+                stream.buffer.read()
+                if hasattr(stream, "buffer")
+                else stream.read().encode("utf-8", "surrogateescape")
+            )
+            return decode_text(data, display="<stdin>", error=QueryError), "<stdin>", 1
         return sql, None, 1
-    text = Path(query_file).read_text(encoding="utf-8")
     from stackdeploy.query.iql import parse_query_file
+    from stackdeploy.textfile import read_text
+
+    text = read_text(Path(query_file), error=QueryError)
 
     parsed = parse_query_file(text, file=query_file)
     if anchor is not None:
@@ -117,6 +127,10 @@ def query(
     with cloud.open() as client:
         region = cloud.region or _default_region(client)
         engine = QueryEngine(client, region=region)
+        # All or nothing where it can be known up front: a syntax error or an unknown table
+        # in the last statement stops the script before the first one creates anything.
+        for statement in statements:
+            engine.check(statement, file=file)
         for index, statement in enumerate(statements):
             if output.show_queries:
                 where = f"{file}:{statement.line}" if file else f"line {statement.line}"
@@ -124,6 +138,16 @@ def query(
             result = engine.run_statement(statement, file=file)
             last_rows = result.rows
             event = result.progress_event
+            if event is not None and event.status == "FAILED":
+                # The client takes a DELETE of an absent resource as done (NotFound); asked
+                # for explicitly here, it is a failure with AWS's reason.
+                reason = ": ".join(x for x in (event.error_code, event.status_message) if x)
+                raise QueryError(
+                    f"{event.operation} {event.type_name} {event.identifier} failed"
+                    + (f": {reason}" if reason else ""),
+                    file=file,
+                    line=statement.line,
+                )
             if event is not None:
                 click.echo(
                     f"{event.operation} {event.type_name} {event.identifier}: {event.status}",

@@ -32,12 +32,27 @@ def parse_env_overrides(items: Iterable[str]) -> dict[str, str]:
     for item in items:
         name, sep, value = item.partition("=")
         name = name.strip()
+        if not _is_utf8(item):
+            # Bytes the shell passed through undecoded (Python keeps them as surrogates):
+            # rendered into a template they would fail far from here, or reach AWS mangled.
+            raise UsageError(
+                f"-e {item.encode('utf-8', 'surrogateescape')!r} is not UTF-8 text",
+                hint="pass UTF-8 text (check the terminal's or the script's encoding)",
+            )
         if not sep or not name:
             raise UsageError(
                 f"-e {item!r} is not KEY=VALUE", hint="for example -e AWS_REGION=us-east-1"
             )
         out[name] = value
     return out
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def load_env_vars(

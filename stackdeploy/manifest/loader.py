@@ -229,8 +229,7 @@ def parse_yaml(text: str, *, file: str) -> Loaded:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ManifestError(f"invalid YAML: {problem}", file=file, line=line) from None
+        raise ManifestError(f"invalid YAML: {_yaml_problem(exc)}", file=file, line=line) from None
     except yaml.reader.ReaderError as exc:
         raise _reader_error(exc, text, file) from None
     except yaml.YAMLError as exc:
@@ -243,6 +242,16 @@ def parse_yaml(text: str, *, file: str) -> Loaded:
     finally:
         loader.dispose()
     return Loaded(data, positions, duplicates)
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
+    """PyYAML's problem in words that stand alone (some only make sense with the context)."""
+    context, problem = exc.context or "", exc.problem or ""
+    if context.startswith("expected a single document"):
+        return "the file holds more than one YAML document (a second '---')"
+    if context.startswith("found duplicate anchor") and exc.context_mark is not None:
+        return f"{context.split(';')[0]} (first defined on line {exc.context_mark.line + 1})"
+    return problem or context or "invalid YAML"
 
 
 def _reader_error(exc: yaml.reader.ReaderError, text: str, file: str) -> ManifestError:

@@ -629,7 +629,7 @@ class _Builder:
                 candidate = self.resources_dir / f"{name}.iql"
                 if candidate.is_file():
                     query_file = self._inside(candidate, (*path, "name"), name)
-                elif sql is None and resource_type_raw is None and not meant:
+                elif not meant and "sql" not in item and "resource_type" not in item:
                     c.error(
                         path,
                         f"resource {name!r} has no query file resources/{name}.iql",

@@ -215,6 +215,28 @@ class QueryEngine:
             raise QueryError("no SQL statement to run", file=file, line=line)
         return [self.run_statement(s, file=file) for s in statements]
 
+    def check(self, statement: Statement, *, file: str | None = None) -> None:
+        """Everything about ``statement`` that can be known without calling Cloud Control:
+        it parses, is a SELECT, INSERT, UPDATE or DELETE, and names known awscc tables.
+        Raises the :class:`QueryError` (file and line) that running it would. Checking every
+        statement of a script first means a mistake in the last one stops the script before
+        the first one changes anything."""
+        _check_empty_items(statement, file)
+        tree = self._parse(statement, file)
+        if not isinstance(tree, exp.Insert | exp.Update | exp.Delete | exp.Query):
+            raise QueryError(
+                f"unsupported statement {tree.key.upper()}",
+                file=file,
+                line=statement.line,
+                hint="awscc SQL supports SELECT, INSERT, UPDATE and DELETE",
+            )
+        for ref in awscc_tables(tree):
+            try:
+                resolve_table(ref.name, region=self.region)
+            except QueryError as exc:
+                where = statement.line + (ref.line - 1 if ref.line else 0)
+                raise QueryError(exc.bare_message, file=file, line=where, hint=exc.hint) from exc
+
     def run_statement(self, statement: Statement, *, file: str | None = None) -> QueryResult:
         """Run one statement (see :func:`split_statements`)."""
         try:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stackdeploy.errors import UsageError
+
 DEFAULT_STATE_PATH = Path(".stack-deploy") / "sandbox.db"
 # Cloud Control keeps requests for 7 days; ClientTokens are honoured for 36 hours.
 REQUEST_RETENTION_SECONDS = 7 * 24 * 3600
@@ -142,18 +144,31 @@ class Store:
     ) -> None:
         self.path = Path(path) if path is not None else None
         self.clock = clock
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            target = str(self.path)
-        else:
-            target = ":memory:"
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._last_purge = 0.0
+        try:
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._open()
+        except (OSError, sqlite3.DatabaseError) as exc:
+            # A state file that is not a SQLite database (or cannot be created) is bad
+            # input, not a bug: say which file and what to do.
+            conn = getattr(self, "_conn", None)
+            if conn is not None:
+                conn.close()
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise UsageError(
+                f"sandbox state {self.path}: cannot use it as the sandbox database ({reason})",
+                hint="point --sandbox-state at another file, or delete this one to start empty",
+            ) from None
+
+    def _open(self) -> None:
+        target = str(self.path) if self.path is not None else ":memory:"
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in atomic()).
         self._conn = sqlite3.connect(
             target, timeout=30.0, isolation_level=None, check_same_thread=False
         )
-        self._lock = threading.RLock()
-        self._depth = 0
-        self._last_purge = 0.0
         with self._lock:
             if self.path is not None:
                 self._conn.execute("PRAGMA journal_mode=WAL")
