@@ -55,6 +55,10 @@ class ManifestError(LocatedError):
     """The stack manifest (or a file it includes) is invalid."""
 
 
+class EnvFileError(LocatedError):
+    """The env file (``--env-file``, default ``./.env``) cannot be read or parsed."""
+
+
 class TemplateError(LocatedError):
     """A Jinja template failed to render (undefined variable, syntax error, bad filter)."""
 

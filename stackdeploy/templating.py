@@ -41,6 +41,7 @@ from stackdeploy.errors import StackDeployError, TemplateError
 
 __all__ = [
     "FilterError",
+    "check_syntax",
     "evaluate_condition",
     "make_environment",
     "nest_dotted",
@@ -587,17 +588,12 @@ def render(text: str, context: Mapping[str, Any], *, file: str | None = None, li
     access and filter errors.
     """
     ctx = nest_dotted(context) if any(isinstance(k, str) and "." in k for k in context) else context
-    try:
-        template = _compile(text)
-    except TemplateSyntaxError as exc:
-        raise TemplateError(
-            f"template syntax error: {exc.message}",
-            file=file,
-            line=_abs_line(line, exc.lineno),
-            hint=_syntax_hint(exc.message or ""),
-        ) from exc
+    template = _compile_located(text, file, line)
     try:
         return str(template.render(ctx))
+    except RecursionError:
+        # A macro calling itself (nesting is already bounded by compiling).
+        raise _too_deep(file, line) from None
     except UndefinedError as exc:
         lineno = _template_line(exc)
         raise _undefined_error(exc, text, lineno, ctx, file, _abs_line(line, lineno)) from exc
@@ -615,6 +611,42 @@ def render(text: str, context: Mapping[str, Any], *, file: str | None = None, li
         raise TemplateError(
             f"template error: {exc}", file=file, line=_abs_line(line, _template_line(exc))
         ) from exc
+
+
+def check_syntax(text: str, *, file: str | None = None, line: int = 1) -> None:
+    """Compile ``text`` as :func:`render` would, without rendering it.
+
+    Raises :class:`~stackdeploy.errors.TemplateError` (file and line as :func:`render`) for a
+    syntax error, an unknown filter, or a template too deeply nested to compile. Loading a
+    stack checks every template this way, so such a mistake stops the run before any call.
+    The compiled template is cached, so rendering it later costs nothing more.
+    """
+    _compile_located(text, file, line)
+
+
+def _compile_located(text: str, file: str | None, line: int) -> Any:
+    try:
+        return _compile(text)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(
+            f"template syntax error: {exc.message}",
+            file=file,
+            line=_abs_line(line, exc.lineno),
+            hint=_syntax_hint(exc.message or ""),
+        ) from exc
+    except (RecursionError, SyntaxError, MemoryError):
+        # Jinja's parser recurses per nesting level, and the Python code it generates for
+        # a hundred nested blocks exceeds Python's own indentation limit (IndentationError).
+        raise _too_deep(file, line) from None
+
+
+def _too_deep(file: str | None, line: int | None) -> TemplateError:
+    return TemplateError(
+        "template nested too deeply (or a macro that calls itself)",
+        file=file,
+        line=line,
+        hint="simplify the expression",
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -34,12 +34,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
@@ -225,22 +226,11 @@ class EnvOptions:
         An ``--env-file`` given explicitly must exist; the default ``./.env`` is skipped when
         absent. Values are strings.
         """
-        result: dict[str, str] = {}
-        path = Path(self.env_file) if self.env_file else Path(DEFAULT_ENV_FILE)
-        if path.is_file():
-            from dotenv import dotenv_values
+        # One reading of env files and -e for every command (the stack commands load them
+        # through Stack.load): same syntax, same errors naming the file and line.
+        from stackdeploy.manifest.envfile import load_env_vars, parse_env_overrides
 
-            result.update({k: v or "" for k, v in dotenv_values(path).items()})
-        elif self.env_file:
-            raise UsageError(f"env file not found: {self.env_file}")
-        for pair in self.pairs:
-            key, sep, value = pair.partition("=")
-            if not sep or not key.strip():
-                raise UsageError(
-                    f"-e expects KEY=VALUE, got {pair!r}", hint="for example -e region=us-east-1"
-                )
-            result[key.strip()] = value
-        return result
+        return load_env_vars(self.env_file, parse_env_overrides(self.pairs))
 
 
 @dataclass(frozen=True)
@@ -375,15 +365,56 @@ def env_options(func: F) -> F:
     )
 
 
+# An AWS region name: us-east-1, us-gov-west-1, eu-isoe-west-1, cn-northwest-1.
+_REGION = re.compile(r"[a-z]{2,}(-[a-z0-9]+)*-[0-9]+")
+
+
+def checked_region(value: str | None) -> str | None:
+    """``--region`` as given, or a :class:`UsageError`: an empty or misspelt region would
+    otherwise be replaced silently by the profile's or sent to a host that does not exist."""
+    if value is None:
+        return None
+    if not _REGION.fullmatch(value):
+        raise UsageError(
+            f"--region {value!r} is not an AWS region name",
+            hint="for example --region us-east-1 (lower case), or leave it out to use the "
+            "stack's region global or the profile's region",
+        )
+    return value
+
+
+def checked_endpoint_url(value: str | None) -> str | None:
+    """``--endpoint-url`` as given when it is an http(s) URL with a host and a valid port."""
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not port_ok
+        or any(ch.isspace() for ch in value)
+    ):
+        raise UsageError(
+            f"--endpoint-url {value!r} is not an http(s) URL",
+            hint="for example --endpoint-url http://127.0.0.1:4566",
+        )
+    return value
+
+
 def cloud_options(func: F) -> F:
     """Add the Cloud Control location options; the command receives ``cloud: CloudOptions``."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         cloud = CloudOptions(
-            region=kwargs.pop("region"),
+            region=checked_region(kwargs.pop("region")),
             profile=kwargs.pop("profile"),
-            endpoint_url=kwargs.pop("endpoint_url"),
+            endpoint_url=checked_endpoint_url(kwargs.pop("endpoint_url")),
             sandbox=kwargs.pop("sandbox"),
             sandbox_state=kwargs.pop("sandbox_state"),
         )

@@ -40,14 +40,20 @@ def _source(
                 hint='stack-deploy query "SELECT ..." or --file PATH [--anchor NAME]',
             )
         if sql == "-":
-            return _utf8(sys.stdin.buffer.read(), "<stdin>"), "<stdin>", 1
+            from stackdeploy.textfile import decode_text
+
+            stream = sys.stdin
+            data = (
+                stream.buffer.read()
+                if hasattr(stream, "buffer")
+                else stream.read().encode("utf-8", "surrogateescape")
+            )
+            return decode_text(data, display="<stdin>", error=QueryError), "<stdin>", 1
         return sql, None, 1
-    try:
-        data = Path(query_file).read_bytes()
-    except OSError as exc:
-        raise QueryError(f"cannot read the file: {exc.strerror}", file=query_file) from None
-    text = _utf8(data, query_file)
     from stackdeploy.query.iql import parse_query_file
+    from stackdeploy.textfile import read_text
+
+    text = read_text(Path(query_file), error=QueryError)
 
     parsed = parse_query_file(text, file=query_file)
     if anchor is not None:
@@ -67,20 +73,6 @@ def _source(
         f"{query_file} has several anchors; choose one with --anchor",
         hint="anchors: " + ", ".join(a.name for a in anchors),
     )
-
-
-def _utf8(data: bytes, where: str) -> str:
-    """SQL text must be UTF-8: say where it is not, instead of decoding garbage."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise QueryError(
-            f"the SQL is not UTF-8 text (byte 0x{data[exc.start]:02x})",
-            file=where,
-            line=line,
-            hint="save the file as UTF-8",
-        ) from None
 
 
 def _cell(value: Any) -> str:
@@ -137,8 +129,8 @@ def query(
     with cloud.open() as client:
         region = cloud.region or _default_region(client)
         engine = QueryEngine(client, region=region)
-        # All statements are checked before the first one runs: a typo at the end must not
-        # leave the mutations before it done.
+        # All or nothing where it can be known up front: a syntax error or an unknown table
+        # in the last statement stops the script before the first one creates anything.
         for statement in statements:
             engine.check(statement, file=file)
         for index, statement in enumerate(statements):
@@ -148,6 +140,16 @@ def query(
             result = engine.run_statement(statement, file=file)
             last_rows = result.rows
             event = result.progress_event
+            if event is not None and event.status == "FAILED":
+                # The client takes a DELETE of an absent resource as done (NotFound); asked
+                # for explicitly here, it is a failure with AWS's reason.
+                reason = ": ".join(x for x in (event.error_code, event.status_message) if x)
+                raise QueryError(
+                    f"{event.operation} {event.type_name} {event.identifier} failed"
+                    + (f": {reason}" if reason else ""),
+                    file=file,
+                    line=statement.line,
+                )
             if event is not None:
                 click.echo(
                     f"{event.operation} {event.type_name} {event.identifier}: {event.status}",

@@ -235,10 +235,11 @@ def test_sql_that_is_not_utf8_is_one_line(state: str, tmp_path: Path) -> None:
     result = query("--file", str(path), state=state)
     assert result.exit_code == 1
     assert result.stderr.strip() == (
-        f"Error: {path}:2: the SQL is not UTF-8 text (byte 0xe9) (hint: save the file as UTF-8)"
+        f"Error: {path}:2: not UTF-8 text: byte 0xe9 at column 12 cannot be decoded "
+        "(Latin-1 or another encoding?) (hint: save the file as UTF-8 text)"
     )
     piped = CliRunner().invoke(
         main, ["query", "--sandbox", "--sandbox-state", state, "-"], input=b"SELECT \xff"
     )
     assert piped.exit_code == 1
-    assert "<stdin>:1: the SQL is not UTF-8 text (byte 0xff)" in piped.stderr
+    assert "<stdin>:1: not UTF-8 text: byte 0xff at column 8" in piped.stderr

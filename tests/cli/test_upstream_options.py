@@ -162,7 +162,7 @@ def test_empty_region_is_a_usage_error(stack: tuple[Path, list[str]], region: st
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"Error: --region {region!r} is not a region name")
+    assert lines[0].startswith(f"Error: --region {region!r} is not an AWS region name")
     assert "--region us-east-1" in lines[0]
 
 
@@ -173,8 +173,8 @@ def test_empty_region_is_a_usage_error(stack: tuple[Path, list[str]], region: st
         ("ftp://127.0.0.1:21", "is not an http(s) URL"),
         ("http://", "is not an http(s) URL"),
         ("http://[::1", "is not an http(s) URL"),
-        ("http://127.0.0.1:99999", "has an invalid port"),
-        ("http://127.0.0.1:port", "has an invalid port"),
+        ("http://127.0.0.1:99999", "is not an http(s) URL"),
+        ("http://127.0.0.1:port", "is not an http(s) URL"),
     ],
 )
 @pytest.mark.parametrize("command", ["plan", "query"])

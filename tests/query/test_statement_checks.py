@@ -116,11 +116,9 @@ def test_delete_of_an_absent_resource_exits_1_with_aws_reason(state: Path) -> No
         "DELETE FROM awscc.s3.buckets WHERE Identifier = 'never-made' AND region = 'us-east-1'",
     )
     assert result.exit_code == 1, result.output
-    assert "DELETE AWS::S3::Bucket never-made: FAILED" in result.stderr
     line = error_line(result)
     assert "DELETE AWS::S3::Bucket never-made failed: NotFound:" in line
     assert "was not found" in line  # AWS's StatusMessage
-    assert "nothing was deleted" in line
 
 
 def test_engine_still_returns_an_absent_delete_as_its_event(tmp_path: Path) -> None:
