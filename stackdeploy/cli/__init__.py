@@ -33,6 +33,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "List the IAM permissions a stack needs.",
     ),
     "init": ("stackdeploy.cli.init", "init", "Create a new stack folder."),
+    "import": (
+        "stackdeploy.cli.importer",
+        "import_resources",
+        "Adopt existing resources into a stack.",
+    ),
     "sandbox": (
         "stackdeploy.cli.sandbox",
         "sandbox",
