@@ -36,13 +36,8 @@ def clean_live(schema: ResourceSchema, live: Mapping[str, Any]) -> dict[str, Any
     """The settable part of ``live`` (see the module docstring), in schema property order
     with the tag property last."""
     root: dict[str, Any] = {"type": "object", "properties": dict(schema.properties)}
-    cleaned = _clean_object(schema, root, live, ())
-    order = [p for p in schema.properties if p != schema.tag_property]
-    if schema.tag_property is not None:
-        order.append(schema.tag_property)
-    ordered = {k: cleaned[k] for k in order if k in cleaned}
     # Properties the schema does not know (an endpoint's extras) are not settable: dropped.
-    return ordered
+    return _schema_order(schema, _clean_object(schema, root, live, ()))
 
 
 def _skipped(schema: ResourceSchema, path: tuple[str | int, ...]) -> bool:
@@ -170,7 +165,17 @@ def add_placeholders(
                     placeholder = Placeholder(pointer, variable, write_only=True)
             parent[str(tokens[-1])] = placeholder.template
             found.append(placeholder)
-    return out, tuple(found)
+    return _schema_order(schema, out), tuple(found)
+
+
+def _schema_order(schema: ResourceSchema, props: dict[str, Any]) -> dict[str, Any]:
+    """Top-level props in schema property order, the tag property last (unknown ones after)."""
+    order = [p for p in schema.properties if p != schema.tag_property]
+    if schema.tag_property is not None:
+        order.append(schema.tag_property)
+    ordered = {k: props[k] for k in order if k in props}
+    ordered.update({k: v for k, v in props.items() if k not in ordered})
+    return ordered
 
 
 def _pointer_tokens(pointer: str) -> tuple[str | int, ...]:

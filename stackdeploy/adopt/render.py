@@ -55,15 +55,15 @@ def dump_yaml(value: Any) -> str:
     )
 
 
-def literal_text(value: Any, templates: set[str]) -> Any:
+def literal_text(value: Any) -> Any:
     """``value`` with text that Jinja would read as a template wrapped in ``{% raw %}``, so
-    a live value renders back to itself. Strings in ``templates`` (references and
-    placeholders adoption put there) are kept as templates."""
+    a live value renders back to itself. Applied to live values before adoption puts its own
+    templates (references, placeholders) in."""
     if isinstance(value, Mapping):
-        return {k: literal_text(v, templates) for k, v in value.items()}
+        return {k: literal_text(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [literal_text(v, templates) for v in value]
-    if isinstance(value, str) and _JINJA.search(value) and not any(t in value for t in templates):
+        return [literal_text(v) for v in value]
+    if isinstance(value, str) and _JINJA.search(value):
         return "{% raw %}" + value + "{% endraw %}"
     return value
 
@@ -73,21 +73,6 @@ def prop_column(schema: ResourceSchema, name: str) -> str:
     property (always, in practice), else the CloudFormation name."""
     column = to_column(name)
     return column if schema.canonical_key((), column) == name else name
-
-
-def _templates_in(adopted: Adopted, references: set[str]) -> set[str]:
-    return {p.template for p in adopted.placeholders} | references
-
-
-def _collect_templates(value: Any, out: set[str]) -> None:
-    if isinstance(value, Mapping):
-        for v in value.values():
-            _collect_templates(v, out)
-    elif isinstance(value, list):
-        for v in value:
-            _collect_templates(v, out)
-    elif isinstance(value, str) and "{{ " in value and " }}" in value:
-        out.add(value)
 
 
 @dataclass(frozen=True)
@@ -123,11 +108,6 @@ def resource_entry(adopted: Adopted, options: EntryOptions) -> str:
     """One ``resources`` item as YAML text, indented for a ``resources:`` list."""
     schema = adopted.schema
     props = prop_values(adopted, options)
-    templates: set[str] = set()
-    _collect_templates(adopted.props, templates)
-    templates |= {p.template for p in adopted.placeholders}
-    if options.tag_templates:
-        templates |= set(options.tag_templates.values())
     placeholders = {p.pointer.split("/")[1]: p for p in adopted.placeholders}
     lines: list[str] = []
     if options.comment:
@@ -141,7 +121,7 @@ def resource_entry(adopted: Adopted, options: EntryOptions) -> str:
             note = _placeholder_note(placeholders.get(name), adopted.placeholders, name)
             lines += [f"    {c}" for c in note]
             body = dump_yaml({"name": prop_column(schema, name)})
-            body += dump_yaml({"value": literal_text(value, templates)})
+            body += dump_yaml({"value": value})
             lines += _as_item(body, indent=4)
     else:
         lines.append("  props: []")
@@ -157,9 +137,11 @@ def _placeholder_note(
     inner = [p for p in placeholders if p.pointer.split("/")[1] == top]
     if not inner:
         return []
-    variables = ", ".join(p.variable for p in inner)
-    kind = "write-only: cannot be read back" if all(p.write_only for p in inner) else "not read"
-    return [f"# TODO ({kind}): give {variables} (-e {inner[0].variable}=...) or edit the value"]
+    variables = ", ".join("{{ " + p.variable + " }}" for p in inner)
+    kind = (
+        "write-only, cannot be read back" if all(p.write_only for p in inner) else "not read back"
+    )
+    return [f"# TODO ({kind}): replace {variables} with the value (see docs/import.md)"]
 
 
 def _as_item(body: str, *, indent: int) -> list[str]:
@@ -209,19 +191,19 @@ def _key_node(root: yaml.MappingNode, key: str) -> tuple[yaml.Node, yaml.Node] |
     return None
 
 
-def _last_line(node: yaml.Node) -> int:
+def _last_line(node: yaml.Node, lines: Sequence[str]) -> int:
     """0-based line of the last character of ``node``'s content (comments excluded)."""
     if isinstance(node, yaml.MappingNode) and node.value:
-        return _last_line(node.value[-1][1])
+        return _last_line(node.value[-1][1], lines)
     if isinstance(node, yaml.SequenceNode) and node.value:
-        return _last_line(node.value[-1])
+        return _last_line(node.value[-1], lines)
     end = node.end_mark
     line = end.line
-    # A block scalar (| or >) ends at the start of the next line.
+    # A block scalar (| or >) ends at the start of a later line, after its blank lines.
     if end.column == 0 and line > node.start_mark.line:
         line -= 1
-    if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
-        line = max(node.start_mark.line, line)
+    while line > node.start_mark.line and line < len(lines) and not lines[line].strip():
+        line -= 1
     return line
 
 
@@ -295,7 +277,7 @@ def splice_list_items(text: str, key: str, block: str, *, file: str, before: str
     dash = dash_line.find("-", 0, first.start_mark.column + 1)
     if dash < 0:
         dash = ITEM_INDENT
-    result = _insert_lines(body, _last_line(value), _reindent(block, dash))
+    result = _insert_lines(body, _last_line(value, lines), _reindent(block, dash))
     return result.replace("\n", newline)
 
 

@@ -244,10 +244,20 @@ def adopt(
     work = _Work(request, stack_name, existing)
     lives = _discover(work, cloud)
     named = _name_all(work, lives)
-    if not named:
-        raise AdoptError(
-            "nothing to adopt: every resource found is already in the stack",
-            hint="see the notes above",
+    manifest_path = (
+        existing.manifest_path if existing is not None else request.stack_dir / MANIFEST_FILE
+    )
+    if not named:  # every resource found is in the stack already (a re-run): nothing to do
+        return ImportResult(
+            stack_name=stack_name,
+            manifest_path=manifest_path,
+            new_stack=existing is None,
+            style=request.style,
+            resources=(),
+            files={},
+            warnings=tuple(work.warnings),
+            skipped=tuple(work.skipped),
+            dry_run=request.dry_run,
         )
     adopted = _build(work, named)
     finders = {a.name: _finder(work, a, arn=a.live.arn) for a in adopted}
@@ -266,9 +276,6 @@ def adopt(
     files = _generate(work, adopted, finders)
     if not request.dry_run:
         _write(files)
-    manifest_path = (
-        existing.manifest_path if existing is not None else request.stack_dir / MANIFEST_FILE
-    )
     return ImportResult(
         stack_name=stack_name,
         manifest_path=manifest_path,
@@ -401,14 +408,17 @@ def _build(work: _Work, named: Sequence[tuple[str, LiveResource]]) -> list[Adopt
     cleaned = []
     placeholders = []
     for name, live in named:
-        props, holes = add_placeholders(live.schema, clean_live(live.schema, live.properties), name)
+        # Live text that looks like a template is kept literal before templates go in.
+        live_props = render.literal_text(clean_live(live.schema, live.properties))
+        props, holes = add_placeholders(live.schema, live_props, name)
         cleaned.append(props)
         placeholders.append(holes)
         if holes:
             listed = ", ".join(f"{h.pointer[1:]} ({h.template})" for h in holes)
             work.warnings.append(
-                f"{name}: cannot be read back, fill in before planning: {listed}"
-                " (give them with -e NAME=VALUE or edit the manifest)"
+                f"{name}: {listed} cannot be read back from AWS: replace the placeholder in "
+                "the manifest with the value before planning (a secret: a global that reads "
+                "an env var, see docs/import.md)"
             )
     linked, deps = refs.link(names, lives, cleaned)
     adopted = []

@@ -147,6 +147,9 @@ def import_resources(
     if output.json:
         click.echo(json.dumps(result.to_json_dict(), indent=2))
         return
+    if not result.resources:
+        click.echo(f"nothing to adopt: {result.manifest_path} already holds what was found")
+        return
     if dry_run:
         for path, text in result.files.items():
             before = path.read_text(encoding="utf-8") if path.is_file() else ""
