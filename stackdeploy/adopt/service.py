@@ -260,6 +260,11 @@ def adopt(
             dry_run=request.dry_run,
         )
     adopted = _build(work, named)
+    if not adopted:
+        raise AdoptError(
+            "nothing can be adopted: " + "; ".join(work.skipped),
+            hint="see docs/import.md, 'Tags: how the stack finds its resources again'",
+        )
     finders = {a.name: _finder(work, a, arn=a.live.arn) for a in adopted}
     # Everything is generated once before anything changes: a clash fails here.
     _generate(work, adopted, finders)
@@ -403,14 +408,21 @@ def _line_of(existing: ExistingStack, name: str) -> int | None:
 
 def _build(work: _Work, named: Sequence[tuple[str, LiveResource]]) -> list[Adopted]:
     request = work.request
-    names = [n for n, _ in named]
-    lives = [live for _, live in named]
+    kept: list[tuple[str, LiveResource]] = []
     cleaned = []
     placeholders = []
     for name, live in named:
         # Live text that looks like a template is kept literal before templates go in.
         live_props = render.literal_text(clean_live(live.schema, live.properties))
         props, holes = add_placeholders(live.schema, live_props, name)
+        try:  # refuse (or, by tag, skip) what the stack could not find again
+            _finder(work, Adopted(name=name, live=live, props=props), arn=live.arn)
+        except AdoptError as exc:
+            if work.single:
+                raise
+            work.skipped.append(str(exc))
+            continue
+        kept.append((name, live))
         cleaned.append(props)
         placeholders.append(holes)
         if holes:
@@ -420,10 +432,11 @@ def _build(work: _Work, named: Sequence[tuple[str, LiveResource]]) -> list[Adopt
                 "the manifest with the value before planning (a secret: a global that reads "
                 "an env var, see docs/import.md)"
             )
-    linked, deps = refs.link(names, lives, cleaned)
+    names = [n for n, _ in kept]
+    linked, deps = refs.link(names, [live for _, live in kept], cleaned)
     adopted = []
     for index in refs.dependency_order(names, deps):
-        name, live = named[index]
+        name, live = kept[index]
         tags_to_set: dict[str, str] = {}
         if live.schema.taggable and request.tag:
             current = live.tags()

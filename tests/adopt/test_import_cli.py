@@ -284,6 +284,18 @@ def test_no_tag_keeps_live_resources_untouched(world: World) -> None:
     assert planned["action"] == "update"
     assert [op["path"] for op in planned["patch"]] == ["/Tags"]
 
+    # By tag, what could not be found again without tags is skipped, the rest adopted.
+    team = [{"Key": "team", "Value": "t"}]
+    world.create("AWS::S3::Bucket", {"BucketName": "team-data", "Tags": team})
+    net = world.create("AWS::EC2::VPC", {"CidrBlock": "10.7.0.0/16", "Tags": team})
+    out = world.cli("import", "t", "dev", "--tag", "team=t", "--no-tag")
+    assert f"skipped: vpc (AWS::EC2::VPC '{net}') cannot be adopted" in out.stderr
+    assert [r["name"] for r in manifest("t")["resources"]] == ["bucket"]
+    only_vpc = world.cli(
+        "import", "u", "dev", "--tag", "team=t", "--type", "AWS::EC2::VPC", "--no-tag", expect=1
+    )
+    assert "Error: nothing can be adopted: vpc (AWS::EC2::VPC" in only_vpc.stderr
+
 
 def test_resources_of_another_stack_are_refused(world: World) -> None:
     tags = [
