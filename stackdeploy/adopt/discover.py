@@ -183,32 +183,54 @@ def _arn_matches(schema: ResourceSchema, live: Mapping[str, Any], arn: str) -> b
     return found == arn
 
 
+# type name -> {ARN: (identifier, model)} of every resource of the type, read once per run.
+Listings = dict[str, dict[str, tuple[str, dict[str, Any]]]]
+
+
 def resolve_arn(
-    cloud: AdoptCloud, region: str, arn: str, only: Sequence[str] = ()
+    cloud: AdoptCloud,
+    region: str,
+    arn: str,
+    only: Sequence[str] = (),
+    listings: Listings | None = None,
 ) -> LiveResource | None:
-    """The live resource behind a tagging API ARN, or None when no type matches."""
+    """The live resource behind a tagging API ARN, or None when no type matches.
+
+    ``listings`` caches the types listed so far: pass one dict for every ARN of a run, so a
+    type whose identifier the ARN does not hold is listed once, not once per ARN.
+    """
     parts = parse_arn(arn)
     if parts is None:
         return None
+    listings = {} if listings is None else listings
     candidates = candidate_types(region, parts, only)
     for type_name in candidates:
         schema = get_schema(type_name, region)
-        guesses = [arn] if _identified_by_arn(schema) else [parts.last]
-        for guess in guesses:
-            live = _try_get(cloud, schema, guess, region)
-            if live is not None and _arn_matches(schema, live, arn) is not False:
-                return LiveResource(schema, guess, live, arn)
+        if type_name in listings:
+            found = listings[type_name].get(arn)
+            if found is not None:
+                return LiveResource(schema, found[0], found[1], arn)
+            continue
+        guess = arn if _identified_by_arn(schema) else parts.last
+        live = _try_get(cloud, schema, guess, region)
+        if live is not None and _arn_matches(schema, live, arn) is not False:
+            return LiveResource(schema, guess, live, arn)
     # Identifiers the ARN does not hold (an SQS queue URL): list the best-ranked types.
     for type_name in candidates[:2]:
         schema = get_schema(type_name, region)
-        if schema.list_required or not schema.has_handler("list"):
+        if type_name in listings or schema.list_required or not schema.has_handler("list"):
             continue
+        index: dict[str, tuple[str, dict[str, Any]]] = {}
         for identifier, listed in cloud.list_resources(type_name, region=region):
             model = listed if own_arn(schema, listed) else None
             if model is None:
                 model = _try_get(cloud, schema, identifier, region) or {}
-            if own_arn(schema, model) == arn:
-                return LiveResource(schema, identifier, model, arn)
+            own = own_arn(schema, model)
+            if own is not None:
+                index[own] = (identifier, model)
+        listings[type_name] = index
+        if arn in index:
+            return LiveResource(schema, index[arn][0], index[arn][1], arn)
     return None
 
 
@@ -237,9 +259,10 @@ def find_tagged(
     skipped: list[str] = []
     only = [s.type_name for s in wanted]
     seen: set[tuple[str, str]] = set()
+    listings: Listings = {}
     for item in found:
         arn = str(item.get("ResourceARN") or "")
-        live = resolve_arn(cloud, region, arn, only)
+        live = resolve_arn(cloud, region, arn, only, listings)
         if live is None:
             skipped.append(f"{arn}: no Cloud Control resource type found for it")
             continue

@@ -22,6 +22,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -275,7 +276,7 @@ def adopt(
                 "not confirmed: nothing was tagged or written",
                 hint="answer y, or pass --yes (or --no-tag to adopt without tagging)",
             )
-        adopted = [_tag(work, cloud, a) if a.tags_to_set else a for a in adopted]
+        adopted = _tag_all(work, cloud, adopted)
     if request.style == "query-file":
         finders = {a.name: _finder(work, a, arn=_arn(work, cloud, a)) for a in adopted}
     files = _generate(work, adopted, finders)
@@ -602,6 +603,21 @@ def tag_patch(
 
 def _pointer(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
+
+
+# Tag updates are independent requests that each wait for their end: run a few at once
+# (the client's shared rate limiter still paces the calls).
+TAGGING_PARALLELISM = 8
+
+
+def _tag_all(work: _Work, cloud: AdoptCloud, adopted: Sequence[Adopted]) -> list[Adopted]:
+    todo = [a for a in adopted if a.tags_to_set]
+    workers = max(1, min(TAGGING_PARALLELISM, len(todo)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="adopt-tag") as pool:
+        done = dict(
+            zip((a.name for a in todo), pool.map(lambda a: _tag(work, cloud, a), todo), strict=True)
+        )
+    return [done.get(a.name, a) for a in adopted]
 
 
 def _tag(work: _Work, cloud: AdoptCloud, adopted: Adopted) -> Adopted:

@@ -405,3 +405,44 @@ def test_more_kinds_of_identifiers_round_trip(world: World, style: str) -> None:
     world.cli("test", "data", "dev")
     world.cli("teardown", "data", "dev")
     assert not any(world.exists(t, i) for t, i in made.items())
+
+
+@pytest.mark.parametrize("style", ["declarative", "query-file"])
+def test_a_network_with_untaggable_parts_round_trips(world: World, style: str) -> None:
+    """Attachments, associations and routes cannot be tagged: they are found again by their
+    create-only props, and refer to the adopted VPC, gateway, subnet and route table."""
+    vpc = world.create("AWS::EC2::VPC", {"CidrBlock": "10.0.0.0/16"})
+    subnet = world.create("AWS::EC2::Subnet", {"VpcId": vpc, "CidrBlock": "10.0.1.0/24"})
+    igw = world.create("AWS::EC2::InternetGateway", {})
+    table = world.create("AWS::EC2::RouteTable", {"VpcId": vpc})
+    made = {
+        "AWS::EC2::VPC": vpc,
+        "AWS::EC2::Subnet": subnet,
+        "AWS::EC2::InternetGateway": igw,
+        "AWS::EC2::VPCGatewayAttachment": world.create(
+            "AWS::EC2::VPCGatewayAttachment", {"VpcId": vpc, "InternetGatewayId": igw}
+        ),
+        "AWS::EC2::RouteTable": table,
+        "AWS::EC2::SubnetRouteTableAssociation": world.create(
+            "AWS::EC2::SubnetRouteTableAssociation", {"SubnetId": subnet, "RouteTableId": table}
+        ),
+        "AWS::EC2::Route": world.create(
+            "AWS::EC2::Route",
+            {"RouteTableId": table, "DestinationCidrBlock": "0.0.0.0/0", "GatewayId": igw},
+        ),
+    }
+    pairs = [part for item in made.items() for part in item]
+    out = world.cli("import", "net", "dev", *pairs, "--style", style, "--yes", "--output", "json")
+    found_by = {r["name"]: r["found_by"] for r in json.loads(out.stdout)["resources"]}
+    assert found_by["route"] == "create-only props"
+    assert found_by["subnet_route_table_association"] == "create-only props"
+    assert found_by["vpc"] == "stack tags"
+    assert props_of(manifest("net"), "route") == {
+        "destination_cidr_block": "0.0.0.0/0",
+        "gateway_id": "{{ internet_gateway.internet_gateway_id }}",
+        "route_table_id": "{{ route_table.route_table_id }}",
+    }
+    assert set(world.plan("net").values()) == {"noop"}
+    world.cli("build", "net", "dev")
+    world.cli("teardown", "net", "dev")
+    assert not any(world.exists(t, i) for t, i in made.items())
