@@ -117,5 +117,10 @@ class DeployError(StackDeployError):
     """A resource failed during build, test or teardown."""
 
 
+class AdoptError(StackDeployError):
+    """``stack-deploy import`` cannot adopt a resource (absent, already managed, not findable
+    again after adoption, or the stack folder cannot take it)."""
+
+
 class DriftError(StackDeployError):
     """``test`` found resources that are absent or not in their desired state."""

@@ -51,6 +51,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "shell": ("stackdeploy.cli.shell", "shell", "Interactive awscc SQL shell."),
     "upgrade": ("stackdeploy.cli.upgrade", "upgrade", "Say how to upgrade stack-deploy."),
+    "import": (
+        "stackdeploy.cli.importer",
+        "import_resources",
+        "Adopt existing resources into a stack.",
+    ),
     "sandbox": (
         "stackdeploy.cli.sandbox",
         "sandbox",
