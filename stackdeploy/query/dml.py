@@ -318,7 +318,8 @@ def _desired_state(
             region = value
             continue
         if key in (_CLIENT_TOKEN, _TYPE_VERSION) or (
-            key == _ROLE_ARN and "RoleArn" not in schema.properties
+            # A type's own RoleArn / RoleARN property is a property, not the API parameter.
+            key == _ROLE_ARN and match_name(column, schema.properties) is None
         ):
             params[key] = value
             continue
