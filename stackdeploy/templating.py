@@ -2,15 +2,15 @@
 
 Everything that renders a template goes through :func:`render` (or :func:`evaluate_condition`
 for manifest ``if``), so every template sees the same filters, the same strictness and the
-same serialisation rules. The rules follow ../shared/docs/stackql-compat.md §3, minus the
-quirks of §7:
+same serialisation rules. The rules are stackql-deploy's (docs/templates.md lists them and
+where stack-deploy differs), without its pitfalls:
 
 * **Strict**: an undefined variable is an error at render time, naming the file, the line
-  and the variable, with a did-you-mean hint (quirk 1).
+  and the variable, with a did-you-mean hint (stackql-deploy renders it empty or leaves it raw).
 * **Sandboxed**: templates come from stack authors and query files, so attribute access to
   internals (``''.__class__``) is refused; conditions are Jinja expressions, never ``eval``.
 * **JSON out**: a dict or list printed with ``{{ x }}`` renders as compact JSON (not Python
-  ``repr``), bools as ``true``/``false`` and ``None`` as ``''`` (compat §3.2), so values paste
+  ``repr``), bools as ``true``/``false`` and ``None`` as ``''`` (as stackql-deploy prints them), so values paste
   into SQL string literals the way stackql-deploy pastes them.
 * **Tera aliases**: stackql-deploy 2.x uses Tera, so ``json_encode``, ``get(key=)``,
   ``range(end=)``, ``replace(from=, to=)`` and named filter arguments (``other=``) work too.
@@ -114,7 +114,7 @@ def _check_defined(value: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
-# Serialisation (compat §3.2)
+# Serialisation (as stackql-deploy prints them)
 # --------------------------------------------------------------------------------------------
 
 
@@ -162,7 +162,7 @@ def _compact_json(value: Any) -> str:
 
 
 def serialise_value(value: Any) -> str:
-    """Text for a value pasted into a template or query (compat §3.2).
+    """Text for a value pasted into a template or query (as stackql-deploy prints them).
 
     Strings are unchanged; bools are ``true``/``false``; other numbers their decimal text;
     ``None`` is ``''``; dicts and lists are compact JSON (insertion order kept) in which
@@ -194,7 +194,7 @@ def _finalize(value: Any) -> Any:
 
 
 def _as_value(value: Any, filter_name: str) -> Any:
-    """Accept a Python object or its JSON text (every filter does: compat §3.3)."""
+    """Accept a Python object or its JSON text (every filter does, as in stackql-deploy)."""
     _check_defined(value)
     if isinstance(value, str):
         try:
@@ -301,8 +301,8 @@ def _sql_quote(text: str) -> str:
 def filter_sql_list(value: Any) -> str:
     """List (or JSON list text) -> ``('a','b')``; empty -> ``(NULL)``.
 
-    Unlike stackql-deploy, single quotes inside items are doubled (quirk 4), so a value can
-    never end the SQL literal early. ``None`` items become ``NULL``.
+    Unlike stackql-deploy, single quotes inside items are doubled, so a value can never end
+    the SQL literal early. ``None`` items become ``NULL``.
     """
     items = _as_list(value, "sql_list")
     if not items:
@@ -625,8 +625,8 @@ def render(text: str, context: Mapping[str, Any], *, file: str | None = None, li
 def nest_dotted(mapping: Mapping[str, Any], warnings: list[str] | None = None) -> dict[str, Any]:
     """``{"a.b.c": 1}`` -> ``{"a": {"b": {"c": 1}}}`` so that ``{{ a.b.c }}`` works.
 
-    Deterministic whatever the insertion order (stackql-deploy settles this by hash order,
-    quirk 11): plain keys are placed first, then dotted keys from the shortest to the
+    Deterministic whatever the insertion order (stackql-deploy settles this by hash order):
+    plain keys are placed first, then dotted keys from the shortest to the
     longest (ties by name). A dotted key is merged into an existing dict (copied, never
     mutated) and replaces a key of the same name there; when the existing value is not a
     dict, the existing value wins and a warning is logged (and appended to ``warnings``).
@@ -738,7 +738,7 @@ def global_scope(context: Any, name: str) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
-# Conditions (manifest `if`, compat §3.5)
+# Conditions (manifest `if`; the forms are listed in docs/templates.md)
 # --------------------------------------------------------------------------------------------
 
 _STACKQL_COMPARE = re.compile(r"^\s*(?P<l>[^=!\s]+)\s*(?P<op>==|!=)\s*(?P<r>[^=!\s]+)\s*$")

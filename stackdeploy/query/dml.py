@@ -314,7 +314,8 @@ def _desired_state(
     region: Any = None
     for column, value in zip(columns, values, strict=True):
         key = _norm(column)
-        if key == "region":
+        if key == "region" and column not in schema.properties:
+            # The API region; a type's own property spelt exactly so (Region) is a property.
             region = value
             continue
         if key in (_CLIENT_TOKEN, _TYPE_VERSION) or (

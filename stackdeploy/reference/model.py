@@ -307,8 +307,10 @@ def writable_properties(schema: ResourceSchema) -> tuple[str, ...]:
 
 
 def exclusive_alternatives(schema: ResourceSchema) -> frozenset[str]:
-    """Properties of the root's other ``oneOf`` / ``requiredXor`` alternatives than the first
-    (the one :func:`create_required` picks): setting one beside the first is invalid."""
+    """Properties the UPDATE example leaves out: those of the root's other ``oneOf`` /
+    ``requiredXor`` alternatives than the first (the one :func:`create_required` picks),
+    whose setting beside the first is invalid, and those whose presence puts conditions on
+    other properties (a root ``if``)."""
     first: set[str] = set()
     others: set[str] = set()
 
@@ -324,11 +326,19 @@ def exclusive_alternatives(schema: ResourceSchema) -> frozenset[str]:
             first.add(xor[0])
             others.update(xor[1:])
         for sub in node.get("allOf", []) or []:
-            if isinstance(sub, Mapping) and "if" not in sub:
+            if not isinstance(sub, Mapping):
+                continue
+            condition = sub.get("if")
+            if isinstance(condition, Mapping):
+                # Setting this property changes what the others must be (DynamoDB's local
+                # secondary indexes need two key attributes): not patched on its own.
+                conditional.update(condition.get("required", []))
+            else:
                 visit(sub)
 
+    conditional: set[str] = set()
     visit(schema.raw)
-    return frozenset(others - first)
+    return frozenset((others - first) | conditional)
 
 
 def updatable_properties(schema: ResourceSchema) -> tuple[str, ...]:

@@ -29,6 +29,7 @@ class Outcome:
     ran: list[str] = field(default_factory=list)  # titles of the examples run
     problems: list[str] = field(default_factory=list)
     nulls: list[str] = field(default_factory=list)  # optional columns filled with NULL
+    unchanged: bool = False  # UPDATE ran, but no value different from the live one was found
 
 
 def required_values(schema: ResourceSchema) -> dict[str, Any] | None:
@@ -237,7 +238,7 @@ def _check_update(outcome, schema, ref, blocks, ident, state, live, run) -> None
             outcome.problems.append(f"UPDATE of {prop} not visible: sent {patched[prop]!r}, got {got!r}")
             break
     if not changed:
-        outcome.problems.append("UPDATE changed nothing")
+        outcome.unchanged = True
 
 
 def _check_delete(outcome, ref, blocks, ident, run) -> None:  # type: ignore[no-untyped-def]
