@@ -82,9 +82,7 @@ def filters_page() -> str:
     ours = {name: env.filters[name] for name in templating.FILTERS}
     builtin_defaults = Environment().filters
     jinja = {
-        name: f
-        for name, f in env.filters.items()
-        if name not in ours and name in builtin_defaults
+        name: f for name, f in env.filters.items() if name not in ours and name in builtin_defaults
     }
     extra = sorted(set(env.filters) - set(ours) - set(jinja))
     functions = {
@@ -118,7 +116,7 @@ def filters_page() -> str:
             out.append(f"(also `{'`, `'.join(aliases)}`)")
         out += ["", _indent_doc(_doc(func)) or "(no description)", ""]
     out += ["## Functions", ""]
-    for name, aliases, func in _grouped(functions):
+    for name, _aliases, func in _grouped(functions):
         out += [
             f"### `{name}()`",
             "",

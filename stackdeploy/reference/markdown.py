@@ -101,7 +101,7 @@ def render_type_page(ref: TypeReference) -> str:
     out += [
         "",
         "Examples use `<name>` placeholders: replace `'<name>'` with the value's text (JSON "
-        "for objects and arrays, a quote doubled), `\"<name>\"` in a patch with JSON string "
+        'for objects and arrays, a quote doubled), `"<name>"` in a patch with JSON string '
         "content, a bare `<name>` with a JSON value, and `value: <name>` in a manifest with "
         "a YAML value. Names are the awscc column names of the properties.",
         "",
@@ -130,8 +130,7 @@ def render_type_page(ref: TypeReference) -> str:
     out += [
         "## Manifest",
         "",
-        "Deploy it with `stack-deploy build STACK_DIR dev` (add `--sandbox` to try it "
-        "locally).",
+        "Deploy it with `stack-deploy build STACK_DIR dev` (add `--sandbox` to try it locally).",
         "",
         _tab(
             "Declarative",

@@ -296,9 +296,7 @@ def create_required(schema: ResourceSchema) -> tuple[str, ...]:
 
     visit(schema.raw)
     wanted = set(names)
-    return tuple(
-        p for p in schema.properties if p in wanted and not schema.is_read_only((p,))
-    )
+    return tuple(p for p in schema.properties if p in wanted and not schema.is_read_only((p,)))
 
 
 def writable_properties(schema: ResourceSchema) -> tuple[str, ...]:
@@ -712,8 +710,7 @@ def _query_file(
         TITLE_QUERY_MANIFEST,
         "yaml",
         "\n".join(lines),
-        "stackql-deploy compatible: the resource's queries are in `resources/"
-        f"{name}.iql`.",
+        f"stackql-deploy compatible: the resource's queries are in `resources/{name}.iql`.",
     )
     query = Example(TITLE_QUERY_FILE.format(name=name), "sql", iql)
     return manifest, query, note, tuple(props)
@@ -744,9 +741,7 @@ def reference_of(schema: ResourceSchema, region: str = DEFAULT_REGION) -> TypeRe
 
     methods = []
     if "create" in handlers:
-        methods.append(
-            Method("create_resource", table, "INSERT", (*required, "region"))
-        )
+        methods.append(Method("create_resource", table, "INSERT", (*required, "region")))
     if "delete" in handlers:
         methods.append(Method("delete_resource", table, "DELETE", ("Identifier", "region")))
     if "update" in handlers:

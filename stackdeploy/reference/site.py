@@ -50,8 +50,7 @@ def generated_files(docs_dir: Path) -> dict[Path, str]:
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_pages(tmp, CURATED_TYPES, index_title=TYPES_INDEX_TITLE)
         pages = {
-            docs_dir / TYPES_DIR / p.relative_to(tmp): p.read_text(encoding="utf-8")
-            for p in paths
+            docs_dir / TYPES_DIR / p.relative_to(tmp): p.read_text(encoding="utf-8") for p in paths
         }
     pages[docs_dir / FILTERS_PAGE] = filters_page()
     return pages

@@ -10,17 +10,22 @@ finds it); then the all-properties INSERT creates another, SELECT finds it, DELE
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackdeploy.reference import render_type_page, reference_of
 from stackdeploy.reference import model as ref_model
+from stackdeploy.reference import reference_of, render_type_page
 from stackdeploy.sandbox import values
 from stackdeploy.schema import desired
 from stackdeploy.schema.model import ResourceSchema
 from stackdeploy.schema.naming import to_column
 from stackdeploy.schema.registry import get_schema
 from tests.reference.helpers import code_blocks, fill_sql, placeholders
+
+Values = dict[str, Any]
+Blocks = dict[str, tuple[str, str]]
+Runner = Callable[[str, Values], Any]
 
 
 @dataclass
@@ -123,7 +128,8 @@ def _contains(schema: ResourceSchema, path: tuple[Any, ...], sent: Any, got: Any
         return got in (sent, int(sent))
     if isinstance(sent, dict) and isinstance(got, dict):
         return all(
-            schema.is_write_only((*path, k)) or (k in got and _contains(schema, (*path, k), v, got[k]))
+            schema.is_write_only((*path, k))
+            or (k in got and _contains(schema, (*path, k), v, got[k]))
             for k, v in sent.items()
         )
     if isinstance(sent, list) and isinstance(got, list) and len(sent) == len(got):
@@ -162,7 +168,9 @@ def run_type(engine: Any, schema: ResourceSchema, region: str) -> Outcome:
     result = run(ref_model.TITLE_INSERT_REQUIRED, _by_column(required))
     identifier = result.progress_event.identifier
     try:
-        ident = {to_column(k.split("/")[-1]): v for k, v in schema.identifier_parts(identifier).items()}
+        ident = {
+            to_column(k.split("/")[-1]): v for k, v in schema.identifier_parts(identifier).items()
+        }
         live = _check_get(engine, outcome, ref, blocks, ident, run)
         if ref.update_example is not None:
             _check_update(outcome, schema, ref, blocks, ident, required, live or {}, run)
@@ -183,7 +191,9 @@ def run_type(engine: Any, schema: ResourceSchema, region: str) -> Outcome:
     return outcome
 
 
-def _check_get(engine, outcome, ref, blocks, ident, run) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
+def _check_get(
+    engine: Any, outcome: Outcome, ref: Any, blocks: Blocks, ident: Values, run: Runner
+) -> dict[str, Any] | None:
     if ref_model.TITLE_SELECT_GET not in blocks:
         return None
     rows = run(ref_model.TITLE_SELECT_GET, ident).rows
@@ -205,7 +215,15 @@ def _check_get(engine, outcome, ref, blocks, ident, run) -> dict[str, Any] | Non
     return live
 
 
-def _check_list(outcome, ref, blocks, ident, known, run, identifier) -> None:  # type: ignore[no-untyped-def]
+def _check_list(
+    outcome: Outcome,
+    ref: Any,
+    blocks: Blocks,
+    ident: Values,
+    known: Values,
+    run: Runner,
+    identifier: str,
+) -> None:
     if ref_model.TITLE_SELECT_LIST not in blocks:
         return
     code = blocks[ref_model.TITLE_SELECT_LIST][1]
@@ -220,7 +238,16 @@ def _check_list(outcome, ref, blocks, ident, known, run, identifier) -> None:  #
         outcome.problems.append(f"SELECT list does not find {identifier!r}")
 
 
-def _check_update(outcome, schema, ref, blocks, ident, state, live, run) -> None:  # type: ignore[no-untyped-def]
+def _check_update(
+    outcome: Outcome,
+    schema: ResourceSchema,
+    ref: Any,
+    blocks: Blocks,
+    ident: Values,
+    state: Values,
+    live: Values,
+    run: Runner,
+) -> None:
     patched, changed = _update_values(schema, state, live, ref.updatable)
     filled = {**{to_column(p): patched.get(p) for p in ref.updatable}, **ident}
     missing = [p for p in ref.updatable if patched.get(p) is None]
@@ -235,13 +262,15 @@ def _check_update(outcome, schema, ref, blocks, ident, state, live, run) -> None
     for prop in visible:
         got = _row_value(rows[0], to_column(prop)) if rows else None
         if not _same(schema, prop, patched[prop], got):
-            outcome.problems.append(f"UPDATE of {prop} not visible: sent {patched[prop]!r}, got {got!r}")
+            outcome.problems.append(
+                f"UPDATE of {prop} not visible: sent {patched[prop]!r}, got {got!r}"
+            )
             break
     if not changed:
         outcome.unchanged = True
 
 
-def _check_delete(outcome, ref, blocks, ident, run) -> None:  # type: ignore[no-untyped-def]
+def _check_delete(outcome: Outcome, ref: Any, blocks: Blocks, ident: Values, run: Runner) -> None:
     if ref.delete_example is None:
         return
     run(ref_model.TITLE_DELETE, ident)

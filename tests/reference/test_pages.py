@@ -138,7 +138,10 @@ def test_pages_are_deterministic_and_describe_all_writes_every_type(tmp_path: Pa
     for page in pages:
         assert (tmp_path / "a" / page).read_bytes() == (tmp_path / "b" / page).read_bytes()
     index = (tmp_path / "a" / "index.md").read_text()
-    assert "| [`awscc.sagemaker.clusters`](sagemaker/clusters.md) | `AWS::SageMaker::Cluster` |" in index
+    assert (
+        "| [`awscc.sagemaker.clusters`](sagemaker/clusters.md) | `AWS::SageMaker::Cluster` |"
+        in index
+    )
 
 
 def test_describe_markdown_prints_the_page() -> None:
