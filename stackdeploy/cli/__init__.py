@@ -111,3 +111,19 @@ def main(debug: bool) -> None:
     """
     if debug:
         os.environ["STACK_DEPLOY_DEBUG"] = "1"
+
+
+def _main_without_commands() -> click.Command:
+    """The group's own usage and options without its commands, for documentation that
+    shows each command on its own (mkdocs-click recurses into every subcommand of a group)."""
+    return click.Command(
+        "stack-deploy",
+        params=list(main.params),
+        help=main.help,
+        options_metavar="[OPTIONS] COMMAND [ARGS]...",
+        context_settings=main.context_settings,
+    )
+
+
+# docs/cli.md: ``::: mkdocs-click`` with ``:module: stackdeploy.cli``, ``:command: stack_deploy``.
+stack_deploy = _main_without_commands()

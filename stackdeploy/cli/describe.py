@@ -82,7 +82,7 @@ def _text(doc: dict[str, Any]) -> str:
 
 
 @click.command()
-@click.argument("type_name", metavar="TYPE", required=False)
+@click.argument("type_name", metavar="[TYPE]", required=False)
 @click.option("--region", default="us-east-1", show_default=True, help="Registry region.")
 @click.option(
     "--format",
