@@ -41,12 +41,16 @@ def page_path(table: str) -> str:
     return f"{service}/{resource}.md"
 
 
-def render_index(refs: Iterable[tuple[str, str]], *, title: str = "Resource types") -> str:
+def render_index(
+    refs: Iterable[tuple[str, str]], *, title: str = "Resource types", intro: str = ""
+) -> str:
     """An index page of ``(type name, awscc table)`` pairs, grouped by service."""
     by_service: dict[str, list[tuple[str, str]]] = {}
     for type_name, table in sorted(refs, key=lambda r: r[1]):
         by_service.setdefault(table.split(".")[1], []).append((type_name, table))
     lines = [f"# {title}", ""]
+    if intro:
+        lines += [intro, ""]
     for service in sorted(by_service):
         lines += [f"## {service}", "", "| Table | CloudFormation type |", "|---|---|"]
         for type_name, table in by_service[service]:
@@ -69,6 +73,7 @@ def write_pages(
     *,
     region: str = DEFAULT_REGION,
     index_title: str = "Resource types",
+    index_intro: str = "",
     workers: int = 4,
 ) -> list[Path]:
     """Write the page of each type (every type of the region when None) and ``index.md``.
@@ -91,5 +96,6 @@ def write_pages(
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         written = list(pool.map(one, schemas))
     index = out / "index.md"
-    _write_if_changed(index, render_index(((t, tb) for t, tb, _ in written), title=index_title))
+    refs = [(t, tb) for t, tb, _ in written]
+    _write_if_changed(index, render_index(refs, title=index_title, intro=index_intro))
     return [p for _, _, p in written] + [index]

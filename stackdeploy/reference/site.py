@@ -41,6 +41,14 @@ CURATED_TYPES: tuple[str, ...] = (
 TYPES_DIR = Path("reference") / "types"
 FILTERS_PAGE = Path("reference") / "filters.md"
 TYPES_INDEX_TITLE = "Resource type reference"
+TYPES_INDEX_INTRO = (
+    "Reference pages of common resource types. Every one of the registry's types has such a "
+    "page: `stack-deploy describe TYPE --format markdown` prints it (`TYPE` as "
+    "`AWS::S3::Bucket` or `awscc.s3.buckets`), and `stack-deploy describe --all --out DIR` "
+    "writes them all. Their SQL examples and manifest snippets run as written once the "
+    "`<placeholders>` are filled in; the [tutorial](../../tutorial.md) shows how a stack is "
+    "built from them."
+)
 
 
 def generated_files(docs_dir: Path) -> dict[Path, str]:
@@ -48,7 +56,9 @@ def generated_files(docs_dir: Path) -> dict[Path, str]:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        paths = write_pages(tmp, CURATED_TYPES, index_title=TYPES_INDEX_TITLE)
+        paths = write_pages(
+            tmp, CURATED_TYPES, index_title=TYPES_INDEX_TITLE, index_intro=TYPES_INDEX_INTRO
+        )
         pages = {
             docs_dir / TYPES_DIR / p.relative_to(tmp): p.read_text(encoding="utf-8") for p in paths
         }
