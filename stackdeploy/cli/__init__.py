@@ -159,3 +159,19 @@ def main(ctx: click.Context, debug: bool, log_level: str | None, **upstream: Any
     command = ctx.command.get_command(ctx, sub) if sub else None  # type: ignore[attr-defined]
     if not takes_upstream_options(command):
         announce_ignored(ctx)
+
+
+def _main_without_commands() -> click.Command:
+    """The group's own usage and options without its commands, for documentation that
+    shows each command on its own (mkdocs-click recurses into every subcommand of a group)."""
+    return click.Command(
+        "stack-deploy",
+        params=list(main.params),
+        help=main.help,
+        options_metavar="[OPTIONS] COMMAND [ARGS]...",
+        context_settings=main.context_settings,
+    )
+
+
+# docs/cli.md: ``::: mkdocs-click`` with ``:module: stackdeploy.cli``, ``:command: stack_deploy``.
+stack_deploy = _main_without_commands()

@@ -274,11 +274,25 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ign
         super().emit(record)
 
 
+# CloudConfig settings for --sandbox (the embedded emulator), unless a caller gives its own.
+SANDBOX_CLOUD_CONFIG: dict[str, Any] = {
+    "max_rps": 1000.0,
+    "burst": 100,
+    "poll_initial": 0.01,
+    "poll_max": 0.5,
+}
+
+
 def open_cloud_from(options: CloudOptions, **config: Any) -> AbstractContextManager[Any]:
     """The :func:`~stackdeploy.cloud.session.open_cloud` context manager for ``options``."""
     check_cloud_options(options)
     from stackdeploy.cloud.session import open_cloud
 
+    if options.sandbox:
+        # The embedded sandbox answers at once and throttles only when faults say so: the
+        # rate limit and poll schedule meant for AWS would only slow it down.
+        for key, value in SANDBOX_CLOUD_CONFIG.items():
+            config.setdefault(key, value)
     return open_cloud(
         region=options.region,
         profile=options.profile,

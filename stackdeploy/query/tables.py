@@ -228,9 +228,21 @@ class TableSpec:
             return [{}]
         combos = itertools.product(*(keys[col] for col in names))
         return [
-            {self.list_model[col]: value for col, value in zip(names, combo, strict=True)}
+            {
+                self.list_model[col]: self._model_value(self.list_model[col], value)
+                for col, value in zip(names, combo, strict=True)
+            }
             for combo in combos
         ]
+
+    def _model_value(self, prop: str, value: Any) -> Any:
+        """A predicate's value as the list handler expects it: JSON text of an object
+        property (``_schema = '{"SchemaName": ...}'``) becomes the object, numbers numbers."""
+        if self.schema is None:
+            return value
+        from stackdeploy.schema.desired import coerce_value
+
+        return coerce_value(self.schema, self.schema.subschema((prop,)), value)
 
     def _get(
         self,
