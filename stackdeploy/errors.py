@@ -55,6 +55,10 @@ class ManifestError(LocatedError):
     """The stack manifest (or a file it includes) is invalid."""
 
 
+class EnvFileError(LocatedError):
+    """The env file (``--env-file``, default ``./.env``) cannot be read or parsed."""
+
+
 class TemplateError(LocatedError):
     """A Jinja template failed to render (undefined variable, syntax error, bad filter).
 
@@ -117,6 +121,11 @@ class PlanError(StackDeployError):
 
 class DeployError(StackDeployError):
     """A resource failed during build, test or teardown."""
+
+
+class AdoptError(StackDeployError):
+    """``stack-deploy import`` cannot adopt a resource (absent, already managed, not findable
+    again after adoption, or the stack folder cannot take it)."""
 
 
 class DriftError(StackDeployError):

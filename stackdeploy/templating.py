@@ -2,15 +2,15 @@
 
 Everything that renders a template goes through :func:`render` (or :func:`evaluate_condition`
 for manifest ``if``), so every template sees the same filters, the same strictness and the
-same serialisation rules. The rules follow ../shared/docs/stackql-compat.md §3, minus the
-quirks of §7:
+same serialisation rules. The rules follow stackql-deploy's templating, minus its pitfalls
+(docs/templates.md, "Differences from stackql-deploy", lists them):
 
 * **Strict**: an undefined variable is an error at render time, naming the file, the line
-  and the variable, with a did-you-mean hint (quirk 1).
+  and the variable, with a did-you-mean hint (stackql-deploy renders ``''`` or leaves ``{{…}}``).
 * **Sandboxed**: templates come from stack authors and query files, so attribute access to
   internals (``''.__class__``) is refused; conditions are Jinja expressions, never ``eval``.
 * **JSON out**: a dict or list printed with ``{{ x }}`` renders as compact JSON (not Python
-  ``repr``), bools as ``true``/``false`` and ``None`` as ``''`` (compat §3.2), so values paste
+  ``repr``), bools as ``true``/``false`` and ``None`` as ``''``, so values paste
   into SQL string literals the way stackql-deploy pastes them.
 * **Tera aliases**: stackql-deploy 2.x uses Tera, so ``json_encode``, ``get(key=)``,
   ``range(end=)``, ``replace(from=, to=)`` and named filter arguments (``other=``) work too.
@@ -41,6 +41,7 @@ from stackdeploy.errors import StackDeployError, TemplateError
 
 __all__ = [
     "FilterError",
+    "check_syntax",
     "evaluate_condition",
     "make_environment",
     "nest_dotted",
@@ -114,7 +115,7 @@ def _check_defined(value: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
-# Serialisation (compat §3.2)
+# Serialisation (as stackql-deploy pastes values; docs/templates.md)
 # --------------------------------------------------------------------------------------------
 
 
@@ -162,7 +163,7 @@ def _compact_json(value: Any) -> str:
 
 
 def serialise_value(value: Any) -> str:
-    """Text for a value pasted into a template or query (compat §3.2).
+    """Text for a value pasted into a template or query (as stackql-deploy pastes it).
 
     Strings are unchanged; bools are ``true``/``false``; other numbers their decimal text;
     ``None`` is ``''``; dicts and lists are compact JSON (insertion order kept) in which
@@ -194,7 +195,7 @@ def _finalize(value: Any) -> Any:
 
 
 def _as_value(value: Any, filter_name: str) -> Any:
-    """Accept a Python object or its JSON text (every filter does: compat §3.3)."""
+    """Accept a Python object or its JSON text (every filter does, as in stackql-deploy)."""
     _check_defined(value)
     if isinstance(value, str):
         try:
@@ -301,7 +302,7 @@ def _sql_quote(text: str) -> str:
 def filter_sql_list(value: Any) -> str:
     """List (or JSON list text) -> ``('a','b')``; empty -> ``(NULL)``.
 
-    Unlike stackql-deploy, single quotes inside items are doubled (quirk 4), so a value can
+    Unlike stackql-deploy, single quotes inside items are doubled (stackql-deploy leaves them), so a value can
     never end the SQL literal early. ``None`` items become ``NULL``.
     """
     items = _as_list(value, "sql_list")
@@ -596,17 +597,12 @@ def render(
     unsafe access and filter errors.
     """
     ctx = nest_dotted(context) if any(isinstance(k, str) and "." in k for k in context) else context
-    try:
-        template = _compile(text)
-    except TemplateSyntaxError as exc:
-        raise TemplateError(
-            f"template syntax error: {exc.message}",
-            file=file,
-            line=_abs_line(line, exc.lineno),
-            hint=_syntax_hint(exc.message or ""),
-        ) from exc
+    template = _compile_located(text, file, line)
     try:
         return str(template.render(ctx))
+    except RecursionError:
+        # A macro calling itself (nesting is already bounded by compiling).
+        raise _too_deep(file, line) from None
     except UndefinedError as exc:
         lineno = _template_line(exc)
         hint_ctx: Mapping[str, Any] = ctx
@@ -632,6 +628,42 @@ def render(
         ) from exc
 
 
+def check_syntax(text: str, *, file: str | None = None, line: int = 1) -> None:
+    """Compile ``text`` as :func:`render` would, without rendering it.
+
+    Raises :class:`~stackdeploy.errors.TemplateError` (file and line as :func:`render`) for a
+    syntax error, an unknown filter, or a template too deeply nested to compile. Loading a
+    stack checks every template this way, so such a mistake stops the run before any call.
+    The compiled template is cached, so rendering it later costs nothing more.
+    """
+    _compile_located(text, file, line)
+
+
+def _compile_located(text: str, file: str | None, line: int) -> Any:
+    try:
+        return _compile(text)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(
+            f"template syntax error: {exc.message}",
+            file=file,
+            line=_abs_line(line, exc.lineno),
+            hint=_syntax_hint(exc.message or ""),
+        ) from exc
+    except (RecursionError, SyntaxError, MemoryError):
+        # Jinja's parser recurses per nesting level, and the Python code it generates for
+        # a hundred nested blocks exceeds Python's own indentation limit (IndentationError).
+        raise _too_deep(file, line) from None
+
+
+def _too_deep(file: str | None, line: int | None) -> TemplateError:
+    return TemplateError(
+        "template nested too deeply (or a macro that calls itself)",
+        file=file,
+        line=line,
+        hint="simplify the expression",
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Context helpers
 # --------------------------------------------------------------------------------------------
@@ -641,7 +673,7 @@ def nest_dotted(mapping: Mapping[str, Any], warnings: list[str] | None = None) -
     """``{"a.b.c": 1}`` -> ``{"a": {"b": {"c": 1}}}`` so that ``{{ a.b.c }}`` works.
 
     Deterministic whatever the insertion order (stackql-deploy settles this by hash order,
-    quirk 11): plain keys are placed first, then dotted keys from the shortest to the
+    docs/templates.md): plain keys are placed first, then dotted keys from the shortest to the
     longest (ties by name). A dotted key is merged into an existing dict (copied, never
     mutated) and replaces a key of the same name there; when the existing value is not a
     dict, the existing value wins and a warning is logged (and appended to ``warnings``).
@@ -753,11 +785,13 @@ def global_scope(context: Any, name: str) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
-# Conditions (manifest `if`, compat §3.5)
+# Conditions (manifest `if`; user doc: docs/templates.md "Conditions")
 # --------------------------------------------------------------------------------------------
 
+# stackql-deploy 2.x compares the rendered text as strings: `L == R`, `L != R`, `X [not] in [a,b]`.
 _STACKQL_COMPARE = re.compile(r"^\s*(?P<l>[^=!\s]+)\s*(?P<op>==|!=)\s*(?P<r>[^=!\s]+)\s*$")
-_STACKQL_IN = re.compile(r"^\s*(?P<x>[^\s\[\]]+)\s+in\s+\[(?P<items>[^\]]*)\]\s*$")
+_STACKQL_IN = re.compile(r"^\s*(?P<x>[^\s\[\]]+)\s+(?P<neg>not\s+)?in\s+\[(?P<items>[^\]]*)\]\s*$")
+_QUOTE_HINT = "quote rendered values, for example \"'{{ stack_env }}' == 'prd'\""
 
 
 def _unquote(token: str) -> str:
@@ -768,7 +802,7 @@ def _unquote(token: str) -> str:
 
 
 def _stackql_condition(text: str) -> bool | None:
-    """stackql-deploy 2.x's rendered forms: ``a == b``, ``a != b``, ``x in [a,b]`` as strings."""
+    """stackql-deploy 2.x's rendered forms: ``a == b``, ``a != b``, ``x [not] in [a,b]``."""
     match = _STACKQL_COMPARE.match(text)
     if match:
         equal = _unquote(match["l"]) == _unquote(match["r"])
@@ -776,22 +810,45 @@ def _stackql_condition(text: str) -> bool | None:
     match = _STACKQL_IN.match(text)
     if match:
         items = [_unquote(item) for item in match["items"].split(",") if item.strip()]
-        return _unquote(match["x"]) in items
+        found = _unquote(match["x"]) in items
+        return not found if match["neg"] else found
     return None
+
+
+def _jinja_test(name: str, value: Any, args: Any) -> bool:
+    return bool(_environment().call_test(name, value, list(args)))
+
+
+def _jinja_expression(text: str, ctx: Mapping[str, Any]) -> Any:
+    """A Jinja expression, with the condition functions (``len``, ``int``...) in scope."""
+    from stackdeploy.conditions import FUNCTIONS
+
+    compiled = _environment().compile_expression(text, undefined_to_none=False)
+    return _check_defined(compiled(**{**FUNCTIONS, **ctx}))
 
 
 def evaluate_condition(
     expr: Any, context: Mapping[str, Any], *, file: str | None = None, line: int | None = None
 ) -> bool:
-    """Evaluate a manifest ``if`` safely: a Jinja expression, never Python ``eval``.
+    """Evaluate a manifest ``if`` as stackql-deploy does, safely (never Python ``eval``).
 
-    Accepted: a YAML bool; ``true``/``false``; a Jinja expression over the context
-    (``stack_env == 'prd'``); and the stackql-deploy form with template markers
-    (``"'{{ stack_env }}' == 'prd'"``), which is rendered first and then evaluated. When a
-    rendered condition is not a valid expression (``prd == prd``), stackql-deploy 2.x's
-    string comparison (``L == R``, ``L != R``, ``X in [a,b]``) is used. The result must be a
-    bool; anything else is a :class:`TemplateError` naming the expression.
+    ``{{ }}`` in the condition are rendered first (strictly). The text is then evaluated with
+    Python's expression semantics, as stackql-deploy 1.x's ``eval`` would, by the whitelist
+    evaluator of :mod:`stackdeploy.conditions`: literals, comparisons, ``in``/``not in``,
+    ``and``/``or``/``not``, ``len()``, ``int()``, ``str()``..., string methods; bare names
+    are context variables and ``|`` applies a filter. When the rendered text is not such an
+    expression (``prd == prd``), stackql-deploy 2.x's string comparison (``L == R``,
+    ``L != R``, ``X [not] in [a,b]``) decides. The result must be a bool (a number counts by
+    its truth, as in Python); anything else, and anything that cannot be evaluated, is a
+    :class:`TemplateError` naming ``file`` and ``line``.
     """
+    from stackdeploy.conditions import (
+        ConditionProblem,
+        ConditionSyntaxError,
+        ConditionUndefined,
+        evaluate_expression,
+    )
+
     if isinstance(expr, bool):
         return expr
     if not isinstance(expr, str):
@@ -802,39 +859,87 @@ def evaluate_condition(
     if rendered:
         text = render(expr, ctx, file=file, line=line or 1)
     stripped = text.strip()
+    shown = f"condition {expr!r}" + (f" (rendered {stripped!r})" if rendered else "")
+    if not stripped:
+        raise TemplateError(
+            f"{shown} is empty", file=file, line=line, hint="an if must be true or false"
+        )
     if stripped.lower() in ("true", "false"):
         return stripped.lower() == "true"
     env = _environment()
     try:
-        compiled = env.compile_expression(stripped, undefined_to_none=False)
-        # An unsafe or missing attribute comes back as an Undefined: make it fail here.
-        result = _check_defined(compiled(**ctx))
-    except (UndefinedError, TemplateSyntaxError) as exc:
-        if rendered:
-            fallback = _stackql_condition(stripped)
-            if fallback is not None:
-                return fallback
-        if isinstance(exc, UndefinedError):
-            name = getattr(exc, "name", None) or str(exc)
+        result = evaluate_expression(
+            stripped,
+            ctx,
+            tests=_jinja_test,
+            has_test=env.tests.__contains__,
+            filtered=lambda: _jinja_expression(stripped, ctx),
+        )
+    except ConditionSyntaxError as exc:
+        result = _condition_fallback(stripped, ctx, rendered)
+        if result is None:
             raise TemplateError(
-                f"condition {expr!r}: undefined variable '{name}'",
+                f"{shown} is not a valid expression: {exc.message}",
                 file=file,
                 line=line,
-                hint=_hint_for(str(name), _dotted_names(ctx, depth=1)),
+                hint="write a comparison such as stack_env == 'prd'"
+                + (f", or {_QUOTE_HINT}" if rendered else ""),
+            ) from exc
+    except ConditionUndefined as exc:
+        fallback = _stackql_condition(stripped) if rendered else None
+        if fallback is not None:
+            return fallback
+        if rendered and exc.name.split(".")[0].split("[")[0] not in _expression_names(expr):
+            raise TemplateError(
+                f"{shown}: {exc.name!r} is not a variable", file=file, line=line, hint=_QUOTE_HINT
             ) from exc
         raise TemplateError(
-            f"condition {expr!r} is not a valid expression: {exc.message}",
+            f"{shown}: undefined variable '{exc.name}'",
             file=file,
             line=line,
-            hint="write a Jinja expression such as stack_env == 'prd'",
+            hint=_hint_for(exc.name, _dotted_names(ctx, depth=1)),
         ) from exc
-    except (JinjaTemplateError, TypeError, ValueError, FilterError) as exc:
-        raise TemplateError(f"condition {expr!r} failed: {exc}", file=file, line=line) from exc
-    if not isinstance(result, bool):
+    except ConditionProblem as exc:
         raise TemplateError(
-            f"condition {expr!r} evaluated to {serialise_value(result)!r}, not true or false",
+            f"{shown} failed: {exc.message}", file=file, line=line, hint=exc.hint
+        ) from exc
+    except UndefinedError as exc:  # from a filtered (Jinja) expression
+        name = getattr(exc, "name", None) or str(exc)
+        raise TemplateError(
+            f"{shown}: undefined variable '{name}'",
             file=file,
             line=line,
-            hint="compare explicitly, for example enabled == 'true'",
-        )
-    return result
+            hint=_hint_for(str(name), _dotted_names(ctx, depth=1)),
+        ) from exc
+    except (JinjaTemplateError, FilterError, StackDeployError, TypeError, ValueError,
+            ArithmeticError, LookupError, RecursionError) as exc:  # fmt: skip
+        message = getattr(exc, "message", None) or str(exc)
+        raise TemplateError(f"{shown} failed: {message}", file=file, line=line) from exc
+    if isinstance(result, bool):
+        return result
+    if isinstance(result, int | float):
+        return bool(result)  # Python's truth of a number, as stackql-deploy 1.x's eval
+    raise TemplateError(
+        f"{shown} evaluated to {serialise_value(result)!r}, not true or false",
+        file=file,
+        line=line,
+        hint="compare explicitly, for example enabled == 'true'",
+    )
+
+
+def _expression_names(expr: str) -> set[str]:
+    """Identifiers written in the condition outside ``{{ }}`` (not produced by rendering)."""
+    outside = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", expr, flags=re.S)
+    outside = re.sub(r"'[^']*'|\"[^\"]*\"", " ", outside)  # string literals
+    return set(re.findall(r"[A-Za-z_]\w*", outside))
+
+
+def _condition_fallback(text: str, ctx: Mapping[str, Any], rendered: bool) -> bool | None:
+    """What Python cannot parse: a Jinja-only expression, or 2.x's string comparison."""
+    try:
+        value = _jinja_expression(text, ctx)
+    except (JinjaTemplateError, TypeError, ValueError, RecursionError, StackDeployError):
+        value = None
+    if isinstance(value, bool):
+        return value
+    return _stackql_condition(text) if rendered else None

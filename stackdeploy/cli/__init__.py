@@ -12,11 +12,22 @@ import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from stackdeploy import __version__
+from stackdeploy.cli.options import (
+    DEFAULT_LOG_LEVEL,
+    META_LOG_LEVEL,
+    announce_ignored,
+    configure_logging,
+    log_level_option,
+    record_ignored,
+    takes_upstream_options,
+    upstream_option_decorators,
+)
 from stackdeploy.errors import StackDeployError
 
 # name -> (module, attribute, one-line help shown by ``--help`` without importing the module)
@@ -32,13 +43,34 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "permissions",
         "List the IAM permissions a stack needs.",
     ),
-    "init": ("stackdeploy.cli.init", "init", "Create a new stack folder."),
+    "init": ("stackdeploy.cli.init", "init", "Create a new stack folder from a template."),
+    "info": (
+        "stackdeploy.cli.info",
+        "info",
+        "Show versions, schemas, credentials source and sandbox state.",
+    ),
+    "shell": ("stackdeploy.cli.shell", "shell", "Interactive awscc SQL shell."),
+    "upgrade": ("stackdeploy.cli.upgrade", "upgrade", "Say how to upgrade stack-deploy."),
+    "import": (
+        "stackdeploy.cli.importer",
+        "import_resources",
+        "Adopt existing resources into a stack.",
+    ),
     "sandbox": (
         "stackdeploy.cli.sandbox",
         "sandbox",
         "Run and manage the local Cloud Control sandbox.",
     ),
 }
+
+
+def _apply_all(decorators: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
+    def apply(func: Any) -> Any:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
 
 
 def _debug_requested() -> bool:
@@ -102,12 +134,44 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="stack-deploy")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
-def main(debug: bool) -> None:
+@log_level_option()
+@_apply_all(upstream_option_decorators())
+@click.pass_context
+def main(ctx: click.Context, debug: bool, log_level: str | None, **upstream: Any) -> None:
     """Deploy stacks of AWS resources through the AWS Cloud Control API.
 
     A stack is a folder holding stackql_manifest.yml and optional resources/<name>.iql
     query files. Use --sandbox on any command to run against the embedded local Cloud
     Control emulator instead of AWS.
+
+    --log-level and stackql-deploy's --custom-registry, --download-dir, --server and
+    --port may be given here or after the command.
     """
     if debug:
         os.environ["STACK_DEPLOY_DEBUG"] = "1"
+    if log_level:
+        ctx.meta[META_LOG_LEVEL] = log_level
+    configure_logging(log_level or DEFAULT_LOG_LEVEL)
+    record_ignored(ctx, upstream)
+    # A command that takes the upstream options itself prints the notice (once, with its
+    # own); for any other command it is printed here.
+    sub = ctx.invoked_subcommand
+    command = ctx.command.get_command(ctx, sub) if sub else None  # type: ignore[attr-defined]
+    if not takes_upstream_options(command):
+        announce_ignored(ctx)
+
+
+def _main_without_commands() -> click.Command:
+    """The group's own usage and options without its commands, for documentation that
+    shows each command on its own (mkdocs-click recurses into every subcommand of a group)."""
+    return click.Command(
+        "stack-deploy",
+        params=list(main.params),
+        help=main.help,
+        options_metavar="[OPTIONS] COMMAND [ARGS]...",
+        context_settings=main.context_settings,
+    )
+
+
+# docs/cli.md: ``::: mkdocs-click`` with ``:module: stackdeploy.cli``, ``:command: stack_deploy``.
+stack_deploy = _main_without_commands()

@@ -17,7 +17,7 @@ _FLAGS = (("required", "R"), ("read_only", "RO"), ("create_only", "CO"), ("write
 
 def describe_type(name: str, region: str) -> dict[str, Any]:
     """The describe document of a type (also the ``--output json`` shape)."""
-    from stackdeploy.schema.naming import to_column
+    from stackdeploy.query.tables import column_of
     from stackdeploy.schema.registry import get_schema
 
     schema = get_schema(name, region)
@@ -27,7 +27,7 @@ def describe_type(name: str, region: str) -> dict[str, Any]:
         props.append(
             {
                 "name": prop,
-                "column": to_column(prop),
+                "column": column_of(schema, prop),
                 "type": "|".join(types) if types else "any",
                 "required": prop in schema.required,
                 "read_only": schema.is_read_only((prop,)),
@@ -82,13 +82,74 @@ def _text(doc: dict[str, Any]) -> str:
 
 
 @click.command()
-@click.argument("type_name", metavar="TYPE")
+@click.argument("type_name", metavar="[TYPE]", required=False)
 @click.option("--region", default="us-east-1", show_default=True, help="Registry region.")
-@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def describe(type_name: str, region: str, output: str) -> None:
-    """Describe a resource TYPE (AWS::S3::Bucket or awscc.s3.buckets) from its schema."""
+@click.option(
+    "--format",
+    "--output",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text: a summary; json: the describe document; markdown: the reference page "
+    "(fields, methods, SQL examples, manifest snippets, permissions).",
+)
+@click.option(
+    "--all",
+    "all_types",
+    is_flag=True,
+    help="Write the Markdown reference page of every type of the region (needs --out).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, writable=True),
+    help="Folder for --all: DIR/<service>/<resource>.md and DIR/index.md.",
+)
+def describe(
+    type_name: str | None, region: str, fmt: str, all_types: bool, out_dir: str | None
+) -> None:
+    """Describe a resource TYPE (AWS::S3::Bucket or awscc.s3.buckets) from its schema.
+
+    With --format markdown, print the type's reference page; with --all --out DIR, write
+    the reference pages of every registry type.
+    """
+    from stackdeploy.errors import UsageError
+
+    if all_types:
+        if type_name:
+            raise UsageError("give either TYPE or --all, not both")
+        if not out_dir:
+            raise UsageError("--all needs --out DIR", hint="stack-deploy describe --all --out ref")
+        _write_all(out_dir, region)
+        return
+    if out_dir:
+        raise UsageError("--out is for --all", hint="redirect stdout to save one page")
+    if not type_name:
+        raise UsageError(
+            "missing TYPE", hint="stack-deploy describe AWS::S3::Bucket (or --all --out DIR)"
+        )
+    if fmt == "markdown":
+        from stackdeploy.reference import type_page
+
+        click.echo(type_page(type_name, region), nl=False)
+        return
     doc = describe_type(type_name, region)
-    if output == "json":
+    if fmt == "json":
         click.echo(json.dumps(doc, indent=2))
     else:
         click.echo(_text(doc))
+
+
+def _write_all(out_dir: str, region: str) -> None:
+    import time
+
+    from stackdeploy.reference import write_pages
+
+    started = time.monotonic()
+    paths = write_pages(out_dir, region=region)
+    elapsed = time.monotonic() - started
+    click.echo(
+        f"wrote {len(paths) - 1} reference pages and index.md to {out_dir} in {elapsed:.1f}s",
+        err=True,
+    )

@@ -12,7 +12,15 @@ loose keyword arguments:
   :func:`stackdeploy.cloud.session.open_cloud` context manager for them.
 - :func:`output_options` -> ``output: OutputOptions`` (``--output text|json``,
   ``--show-queries``, ``--log-level``); ``output.configure_logging()`` sends logs to stderr.
+  It also adds stackql-deploy's options that only configure the stackql binary
+  (:func:`upstream_options`: ``--custom-registry``, ``--download-dir``, ``--server``,
+  ``--port``), accepted so upstream command lines keep working, with one notice that they
+  have no effect.
 - :func:`common_options` applies all three.
+
+``--log-level`` and the upstream options may also be given before the command
+(``stack-deploy --log-level debug build ...``): the group (``stackdeploy.cli.main``) records
+them in the click context's ``meta``, where the command-level options find them.
 
 Usage::
 
@@ -26,12 +34,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
@@ -44,7 +54,164 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_ENV_FILE = ".env"
 DEFAULT_SANDBOX_STATE = ".stack-deploy/sandbox.db"
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEFAULT_LOG_LEVEL = "WARNING"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# stackql-deploy's spellings: 1.x takes Python's names, 2.x (Rust) trace/debug/info/warn/error.
+LOG_LEVEL_ALIASES = {"TRACE": "DEBUG", "WARN": "WARNING", "FATAL": "CRITICAL"}
+
+# click context ``meta`` keys shared by the group and the commands (see the module docstring).
+META_LOG_LEVEL = "stackdeploy.log_level"
+META_IGNORED = "stackdeploy.ignored_options"
+META_NOTICE_SHOWN = "stackdeploy.ignored_notice_shown"
+
+# stackql-deploy options that configure the stackql binary or its server; stack-deploy has
+# neither, so they are accepted and ignored: (flags, parameter name, help).
+UPSTREAM_OPTIONS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("--custom-registry",), "upstream_custom_registry", "stackql provider registry URL"),
+    (("--download-dir",), "upstream_download_dir", "where stackql is downloaded"),
+    (("--server", "--host", "-H"), "upstream_server", "stackql server host"),
+    (("--port", "-p"), "upstream_port", "stackql server port"),
+)
+
+
+class LogLevel(click.ParamType):
+    """A log level in any case, with stackql-deploy's spellings (``trace``, ``warn``)."""
+
+    name = "level"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[trace|debug|info|warn|error|critical]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value).strip().upper()
+        text = LOG_LEVEL_ALIASES.get(text, text)
+        if text not in LOG_LEVELS:
+            self.fail(
+                f"{value!r} is not a log level: use trace, debug, info, warn(ing), error or "
+                "critical (any case)",
+                param,
+                ctx,
+            )
+        return text
+
+
+def log_level_option(**extra: Any) -> Callable[[F], F]:
+    """The ``--log-level`` option (no default: the group's value or WARNING applies)."""
+    return click.option(
+        "--log-level",
+        "log_level",
+        type=LogLevel(),
+        default=None,
+        help="Log level, logs go to stderr: trace, debug, info, warn, error, critical "
+        f"(any case; default {DEFAULT_LOG_LEVEL.lower()}).",
+        **extra,
+    )
+
+
+def configure_logging(level: str, *, show_queries: bool = False) -> None:
+    """Send stack-deploy's logs to stderr at ``level`` (``--show-queries`` needs INFO)."""
+    numeric = getattr(logging, level.upper(), logging.WARNING)
+    if show_queries:
+        numeric = min(numeric, logging.INFO)
+    root = logging.getLogger("stackdeploy")
+    root.setLevel(numeric)
+    if not any(getattr(h, "_stackdeploy", False) for h in root.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        handler._stackdeploy = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+
+
+def effective_log_level(given: str | None) -> str:
+    """The command's ``--log-level``, else the one given before the command, else WARNING."""
+    if given:
+        return given
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        return str(ctx.meta.get(META_LOG_LEVEL) or DEFAULT_LOG_LEVEL)
+    return DEFAULT_LOG_LEVEL
+
+
+def record_ignored(ctx: click.Context, values: dict[str, Any]) -> None:
+    """Remember which upstream-only options were given (``values``: parameter -> value)."""
+    given = [
+        flags[0] for flags, param, _ in UPSTREAM_OPTIONS if values.get(param) not in (None, "")
+    ]
+    ignored: list[str] = ctx.meta.setdefault(META_IGNORED, [])
+    ignored.extend(flag for flag in given if flag not in ignored)
+
+
+def announce_ignored(ctx: click.Context) -> None:
+    """Print the one notice line for the upstream-only options given, once per run."""
+    ignored = ctx.meta.get(META_IGNORED) or []
+    if not ignored or ctx.meta.get(META_NOTICE_SHOWN):
+        return
+    ctx.meta[META_NOTICE_SHOWN] = True
+    names = ", ".join(ignored)
+    verb = "has" if len(ignored) == 1 else "have"
+    click.echo(
+        f"notice: {names} {verb} no effect here and {'is' if verb == 'has' else 'are'} "
+        "ignored: stack-deploy uses no stackql binary or server",
+        err=True,
+    )
+
+
+def takes_upstream_options(command: click.Command | None) -> bool:
+    """True when ``command`` accepts the upstream-only options itself (and so announces them)."""
+    return command is not None and any(p.name == UPSTREAM_OPTIONS[0][1] for p in command.params)
+
+
+def upstream_option_decorators(
+    *, short: bool = True, hidden: bool = False
+) -> list[Callable[[Any], Any]]:
+    """click options for :data:`UPSTREAM_OPTIONS` (``short=False`` leaves out -H and -p;
+    commands hide them from their help, the group's help lists them)."""
+    return [
+        click.option(
+            *(f for f in flags if short or f.startswith("--")),
+            param,
+            default=None,
+            metavar="VALUE",
+            hidden=hidden,
+            help=f"Accepted for stackql-deploy compatibility ({text}); no effect.",
+        )
+        for flags, param, text in UPSTREAM_OPTIONS
+    ]
+
+
+def upstream_options(func: F) -> F:
+    """Accept stackql-deploy's stackql-only options; the command receives nothing from them,
+    but one notice line is printed when any of them was given (here or before the command).
+    """
+    return _upstream_options(func, short=True)
+
+
+def _upstream_options(func: F, *, short: bool) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        record_ignored(ctx, {param: kwargs.pop(param, None) for _, param, _ in UPSTREAM_OPTIONS})
+        announce_ignored(ctx)
+        return func(*args, **kwargs)
+
+    return _apply(wrapper, upstream_option_decorators(short=short, hidden=True))
+
+
+def logging_options(func: F | None = None, *, short: bool = True) -> Any:
+    """``--log-level`` and the upstream-only options, for commands without
+    :func:`output_options`; logging is configured before the command runs. Use as
+    ``@logging_options`` or ``@logging_options(short=False)`` (no ``-H``/``-p``, for a
+    command whose own ``-p`` means something else)."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            configure_logging(effective_log_level(kwargs.pop("log_level")))
+            return func(*args, **kwargs)
+
+        return _upstream_options(log_level_option()(wrapper), short=short)  # type: ignore[return-value]
+
+    return decorate if func is None else decorate(func)
 
 
 # -- values handed to commands ---------------------------------------------------------------
@@ -63,22 +230,11 @@ class EnvOptions:
         An ``--env-file`` given explicitly must exist; the default ``./.env`` is skipped when
         absent. Values are strings.
         """
-        result: dict[str, str] = {}
-        path = Path(self.env_file) if self.env_file else Path(DEFAULT_ENV_FILE)
-        if path.is_file():
-            from dotenv import dotenv_values
+        # One reading of env files and -e for every command (the stack commands load them
+        # through Stack.load): same syntax, same errors naming the file and line.
+        from stackdeploy.manifest.envfile import load_env_vars, parse_env_overrides
 
-            result.update({k: v or "" for k, v in dotenv_values(path).items()})
-        elif self.env_file:
-            raise UsageError(f"env file not found: {self.env_file}")
-        for pair in self.pairs:
-            key, sep, value = pair.partition("=")
-            if not sep or not key.strip():
-                raise UsageError(
-                    f"-e expects KEY=VALUE, got {pair!r}", hint="for example -e region=us-east-1"
-                )
-            result[key.strip()] = value
-        return result
+        return load_env_vars(self.env_file, parse_env_overrides(self.pairs))
 
 
 @dataclass(frozen=True)
@@ -102,7 +258,7 @@ class OutputOptions:
 
     output: str = "text"
     show_queries: bool = False
-    log_level: str = "WARNING"
+    log_level: str = DEFAULT_LOG_LEVEL
 
     @property
     def json(self) -> bool:
@@ -111,16 +267,7 @@ class OutputOptions:
     def configure_logging(self) -> None:
         """Logs go to stderr (stdout is for results), at ``log_level``; ``--show-queries``
         needs INFO for the queries to show."""
-        level = getattr(logging, self.log_level.upper(), logging.WARNING)
-        if self.show_queries:
-            level = min(level, logging.INFO)
-        root = logging.getLogger("stackdeploy")
-        root.setLevel(level)
-        if not any(getattr(h, "_stackdeploy", False) for h in root.handlers):
-            handler = _StderrHandler()
-            handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-            handler._stackdeploy = True  # type: ignore[attr-defined]
-            root.addHandler(handler)
+        configure_logging(self.log_level, show_queries=self.show_queries)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
@@ -131,6 +278,10 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ign
         super().emit(record)
 
 
+# CloudConfig settings for --sandbox (the embedded emulator), unless a caller gives its own.
+SANDBOX_CLOUD_CONFIG: dict[str, Any] = {"poll_initial": 0.01, "poll_max": 0.5}
+
+
 @contextmanager
 def open_cloud_from(options: CloudOptions, **config: Any) -> Iterator[CloudControlAPI]:
     """A ready Cloud Control client for ``options``; with ``--sandbox``, the embedded sandbox
@@ -138,11 +289,7 @@ def open_cloud_from(options: CloudOptions, **config: Any) -> Iterator[CloudContr
 
     ``config`` passes :class:`~stackdeploy.cloud.config.CloudConfig` fields.
     """
-    if options.sandbox and options.endpoint_url:
-        raise UsageError(
-            "--sandbox and --endpoint-url cannot be used together",
-            hint="--sandbox runs its own endpoint; drop one of them",
-        )
+    check_cloud_options(options)
     from stackdeploy.cloud.session import open_cloud
 
     if not options.sandbox:
@@ -158,7 +305,10 @@ def open_cloud_from(options: CloudOptions, **config: Any) -> Iterator[CloudContr
     from stackdeploy.sandbox.server import SandboxServer
 
     state = Path(options.sandbox_state or DEFAULT_SANDBOX_STATE)
-    state.parent.mkdir(parents=True, exist_ok=True)
+    # The embedded sandbox answers at once and throttles only when faults say so: the poll
+    # schedule meant for AWS would only slow it down (and no rate limit applies to it).
+    for key, value in SANDBOX_CLOUD_CONFIG.items():
+        config.setdefault(key, value)
     # STACK_DEPLOY_SANDBOX_FAULTS works for the embedded sandbox too, so a stack's failure
     # handling (--on-failure, troubleshoot) can be tried without a separate server.
     server = SandboxServer(state_path=str(state), faults=Faults.from_env())
@@ -170,6 +320,42 @@ def open_cloud_from(options: CloudOptions, **config: Any) -> Iterator[CloudContr
             yield cloud
     finally:
         server.stop()
+
+
+def check_cloud_options(options: CloudOptions) -> None:
+    """Usage errors (exit 2, one line) for values no Cloud Control location can have."""
+    if options.region is not None and (not options.region.strip() or " " in options.region):
+        raise UsageError(
+            f"--region {options.region!r} is not a region name",
+            hint="give one such as --region us-east-1, or leave --region out to use "
+            "AWS_REGION or the profile's region",
+        )
+    if options.endpoint_url is not None:
+        check_endpoint_url(options.endpoint_url)
+    if options.sandbox and options.endpoint_url:
+        raise UsageError(
+            "--sandbox and --endpoint-url cannot be used together",
+            hint="--sandbox runs its own endpoint; drop one of them",
+        )
+
+
+def check_endpoint_url(url: str) -> None:
+    """An ``--endpoint-url`` must be an absolute http(s) URL with a host (and valid port)."""
+    from urllib.parse import urlsplit
+
+    hint = "give an http(s) URL such as --endpoint-url http://127.0.0.1:4566"
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # an unbalanced [ in the host
+        raise UsageError(f"--endpoint-url {url!r} is not an http(s) URL", hint=hint) from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--endpoint-url {url!r} is not an http(s) URL", hint=hint)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # not a number, or above 65535
+        port_ok = False
+    if not port_ok:
+        raise UsageError(f"--endpoint-url {url!r} has an invalid port", hint=hint)
 
 
 # -- decorators ------------------------------------------------------------------------------
@@ -212,20 +398,60 @@ def env_options(func: F) -> F:
     )
 
 
+# An AWS region name: us-east-1, us-gov-west-1, eu-isoe-west-1, cn-northwest-1.
+_REGION = re.compile(r"[a-z]{2,}(-[a-z0-9]+)*-[0-9]+")
+
+
+def checked_region(value: str | None) -> str | None:
+    """``--region`` as given, or a :class:`UsageError`: an empty or misspelt region would
+    otherwise be replaced silently by the profile's or sent to a host that does not exist."""
+    if value is None:
+        return None
+    if not _REGION.fullmatch(value):
+        raise UsageError(
+            f"--region {value!r} is not an AWS region name",
+            hint="for example --region us-east-1 (lower case), or leave it out to use the "
+            "stack's region global or the profile's region",
+        )
+    return value
+
+
+def checked_endpoint_url(value: str | None) -> str | None:
+    """``--endpoint-url`` as given when it is an http(s) URL with a host and a valid port."""
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not port_ok
+        or any(ch.isspace() for ch in value)
+    ):
+        raise UsageError(
+            f"--endpoint-url {value!r} is not an http(s) URL",
+            hint="for example --endpoint-url http://127.0.0.1:4566",
+        )
+    return value
+
+
 def cloud_options(func: F) -> F:
     """Add the Cloud Control location options; the command receives ``cloud: CloudOptions``."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         cloud = CloudOptions(
-            region=kwargs.pop("region"),
+            region=checked_region(kwargs.pop("region")),
             profile=kwargs.pop("profile"),
-            endpoint_url=kwargs.pop("endpoint_url"),
+            endpoint_url=checked_endpoint_url(kwargs.pop("endpoint_url")),
             sandbox=kwargs.pop("sandbox"),
             sandbox_state=kwargs.pop("sandbox_state"),
         )
-        if cloud.sandbox and cloud.endpoint_url:
-            raise UsageError("--sandbox and --endpoint-url cannot be used together")
+        check_cloud_options(cloud)
         return func(*args, cloud=cloud, **kwargs)
 
     return _apply(
@@ -256,41 +482,38 @@ def cloud_options(func: F) -> F:
 
 
 def output_options(func: F) -> F:
-    """Add ``--output``, ``--show-queries`` and ``--log-level``; the command receives
-    ``output: OutputOptions`` (logging already configured)."""
+    """Add ``--output``, ``--show-queries`` and ``--log-level`` (plus the accepted, ignored
+    :func:`upstream_options`); the command receives ``output: OutputOptions`` (logging
+    already configured)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         output = OutputOptions(
             output=kwargs.pop("output_format"),
             show_queries=kwargs.pop("show_queries"),
-            log_level=kwargs.pop("log_level"),
+            log_level=effective_log_level(kwargs.pop("log_level")),
         )
         output.configure_logging()
         return func(*args, output=output, **kwargs)
 
-    return _apply(
-        wrapper,
-        [
-            click.option(
-                "--output",
-                "output_format",
-                type=click.Choice(["text", "json"]),
-                default="text",
-                show_default=True,
-                help="Result format on stdout.",
-            ),
-            click.option(
-                "--show-queries", is_flag=True, help="Log every rendered query (to stderr)."
-            ),
-            click.option(
-                "--log-level",
-                type=click.Choice(LOG_LEVELS, case_sensitive=False),
-                default="WARNING",
-                show_default=True,
-                help="Log level (logs go to stderr).",
-            ),
-        ],
+    return upstream_options(
+        _apply(
+            wrapper,
+            [
+                click.option(
+                    "--output",
+                    "output_format",
+                    type=click.Choice(["text", "json"]),
+                    default="text",
+                    show_default=True,
+                    help="Result format on stdout.",
+                ),
+                click.option(
+                    "--show-queries", is_flag=True, help="Log every rendered query (to stderr)."
+                ),
+                log_level_option(),
+            ],
+        )
     )
 
 

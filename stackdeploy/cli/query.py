@@ -40,10 +40,20 @@ def _source(
                 hint='stack-deploy query "SELECT ..." or --file PATH [--anchor NAME]',
             )
         if sql == "-":
-            return sys.stdin.read(), "<stdin>", 1
+            from stackdeploy.textfile import decode_text
+
+            stream = sys.stdin
+            data = (
+                stream.buffer.read()
+                if hasattr(stream, "buffer")
+                else stream.read().encode("utf-8", "surrogateescape")
+            )
+            return decode_text(data, display="<stdin>", error=QueryError), "<stdin>", 1
         return sql, None, 1
-    text = Path(query_file).read_text(encoding="utf-8")
     from stackdeploy.query.iql import parse_query_file
+    from stackdeploy.textfile import read_text
+
+    text = read_text(Path(query_file), error=QueryError)
 
     parsed = parse_query_file(text, file=query_file)
     if anchor is not None:
@@ -101,9 +111,11 @@ def query(
 ) -> None:
     """Run awscc SQL against Cloud Control (SQL, or - for stdin).
 
-    Statements separated by ; run in order. Templates are rendered first ({{ var }} from -e
-    and the env file; an undefined variable is an error). With --output json, stdout holds
-    one JSON array: the rows of the last statement.
+    Statements separated by ; run in order, after all of them have been checked. Templates
+    are rendered first ({{ var }} from -e and the env file; an undefined variable is an
+    error). With --output json, stdout holds one JSON array: the rows of the last statement.
+    A mutation that fails (a DELETE of an absent resource too) ends the command with exit
+    code 1 and AWS's reason.
     """
     from stackdeploy.query.engine import QueryEngine, split_statements
     from stackdeploy.templating import render
@@ -117,6 +129,10 @@ def query(
     with cloud.open() as client:
         region = cloud.region or _default_region(client)
         engine = QueryEngine(client, region=region)
+        # All or nothing where it can be known up front: a syntax error or an unknown table
+        # in the last statement stops the script before the first one creates anything.
+        for statement in statements:
+            engine.check(statement, file=file)
         for index, statement in enumerate(statements):
             if output.show_queries:
                 where = f"{file}:{statement.line}" if file else f"line {statement.line}"
@@ -124,11 +140,23 @@ def query(
             result = engine.run_statement(statement, file=file)
             last_rows = result.rows
             event = result.progress_event
+            if event is not None and event.status == "FAILED":
+                # The client takes a DELETE of an absent resource as done (NotFound); asked
+                # for explicitly here, it is a failure with AWS's reason.
+                reason = ": ".join(x for x in (event.error_code, event.status_message) if x)
+                raise QueryError(
+                    f"{event.operation} {event.type_name} {event.identifier} failed"
+                    + (f": {reason}" if reason else ""),
+                    file=file,
+                    line=statement.line,
+                )
             if event is not None:
                 click.echo(
                     f"{event.operation} {event.type_name} {event.identifier}: {event.status}",
                     err=True,
                 )
+                if event.status != "SUCCESS":
+                    raise _failed(event, file, statement.line)
             if output.json or not result.columns:
                 continue
             if index:
@@ -137,6 +165,27 @@ def query(
                 click.echo(text_line)
     if output.json:
         click.echo(json.dumps(last_rows, default=str, ensure_ascii=False))
+
+
+def _failed(event: Any, file: str | None, line: int) -> QueryError:
+    """A mutation the API answered without SUCCESS (the engine returns a DELETE of an absent
+    resource as its FAILED/NotFound event, since teardown counts that as done)."""
+    from stackdeploy.query.engine import QueryCloudControlError
+
+    reason = event.status_message or "no status message"
+    code = event.error_code or event.status
+    hint = None
+    if event.operation == "DELETE" and event.error_code == "NotFound":
+        hint = "check the Identifier and region; nothing was deleted"
+    return QueryCloudControlError(
+        f"{event.operation} {event.type_name} {event.identifier} failed: {code}: {reason}",
+        file=file,
+        line=line,
+        hint=hint,
+        error_code=event.error_code,
+        status_message=event.status_message,
+        request_token=event.request_token,
+    )
 
 
 def _default_region(client: Any) -> str:

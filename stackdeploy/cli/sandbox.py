@@ -2,15 +2,16 @@
 
 ``serve`` prints ``Listening on http://HOST:PORT`` as its first line (flushed at once, so a
 script or test can wait for it) and stops cleanly on SIGTERM or SIGINT. ``list`` and ``reset``
-open the state file directly; they are safe while a server runs on the same file.
+open the state file directly; they are safe while a server runs on the same file. A state
+file that cannot be used (not SQLite, a directory, read-only) is one ``Error:`` line, exit 1.
 """
 
 from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,8 @@ state_option = click.option(
     "state_path",
     default=DEFAULT_STATE,
     show_default=True,
-    type=click.Path(dir_okay=False),
+    # Not click.Path(dir_okay=False): the store says what is wrong with a path, exit 1.
+    type=click.Path(),
     help="SQLite state file of the sandbox.",
 )
 
@@ -46,12 +48,12 @@ def _parse_fail(value: str) -> dict[str, Any]:
     return {"type": parts[0], "operation": parts[1].upper(), "error_code": parts[2]}
 
 
-def _parse_stuck(value: str) -> dict[str, Any]:
+def _parse_type_op(flag: str, value: str, example: str) -> dict[str, Any]:
     type_name, _, operation = value.rpartition(":")
-    if not type_name or not operation:
+    if not type_name or not operation or type_name.endswith(":"):
         raise UsageError(
-            f"--stuck {value!r}: expected TYPE:OPERATION",
-            hint="for example --stuck 'AWS::EC2::VPC:DELETE' (* is a wildcard)",
+            f"{flag} {value!r}: expected TYPE:OPERATION",
+            hint=f"for example {flag} '{example}' (* is a wildcard)",
         )
     return {"type": type_name, "operation": operation.upper()}
 
@@ -117,7 +119,40 @@ def _parse_latency(default: float, overrides: tuple[str, ...]) -> dict[str, floa
     metavar="TYPE:OP",
     help="Mutations of TYPE/OP stay IN_PROGRESS for ever. Repeatable.",
 )
+@click.option(
+    "--deny",
+    "deny_rules",
+    multiple=True,
+    metavar="TYPE:OP",
+    help="Calls of TYPE/OP (CREATE, READ, UPDATE, DELETE, LIST) are refused at once with "
+    "AccessDeniedException. Repeatable.",
+)
+@click.option(
+    "--reset-rate",
+    type=float,
+    help="Share of calls whose connection is reset before they are handled.",
+)
+@click.option(
+    "--reset-after-rate",
+    type=float,
+    help="Share of calls whose connection is reset after they took effect (answer lost).",
+)
 @click.option("--fault-seed", type=int, help="Seed making the random faults reproducible.")
+@click.option(
+    "--list-mode",
+    type=click.Choice(["identifiers", "full"]),
+    default=None,
+    help="What ListResources returns: primary identifiers only, as AWS does for many types "
+    "(default, or $STACK_DEPLOY_SANDBOX_LIST_MODE), or full models.",
+)
+@click.option(
+    "--clock-offset",
+    type=float,
+    default=0.0,
+    metavar="SECONDS",
+    help="Run the sandbox's clock this far ahead of real time (to see in-flight requests "
+    "overdue, or ClientTokens past their 36 hours).",
+)
 @click.option("--allow-remote", is_flag=True, help="Allow a non-loopback --host.")
 @click.option("--verbose", is_flag=True, help="Log every request on stderr.")
 def serve(
@@ -133,7 +168,12 @@ def serve(
     async_throttle_rate: float | None,
     fail_rules: tuple[str, ...],
     stuck_rules: tuple[str, ...],
+    deny_rules: tuple[str, ...],
+    reset_rate: float | None,
+    reset_after_rate: float | None,
     fault_seed: int | None,
+    list_mode: str | None,
+    clock_offset: float,
     allow_remote: bool,
     verbose: bool,
 ) -> None:
@@ -146,21 +186,30 @@ def serve(
             f"--host {host} is not a loopback address",
             hint="the sandbox has no authentication; pass --allow-remote if you really mean it",
         )
-    try:
-        faults = Faults.load(faults_source) if faults_source else Faults.from_env()
-        extra: dict[str, Any] = {
-            "fail": [_parse_fail(v) for v in fail_rules],
-            "stuck": [_parse_stuck(v) for v in stuck_rules],
-        }
-        if throttle_rate is not None:
-            extra["throttle_rate"] = throttle_rate
-        if async_throttle_rate is not None:
-            extra["async_throttle_rate"] = async_throttle_rate
-        if fault_seed is not None:
-            extra["seed"] = fault_seed
-        faults.update(extra)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"invalid fault configuration: {exc}") from exc
+    faults = Faults.load(faults_source) if faults_source else Faults.from_env()
+    extra: dict[str, Any] = {
+        "fail": [_parse_fail(v) for v in fail_rules]
+        + [
+            {
+                **_parse_type_op("--deny", v, "AWS::SSM::Parameter:CREATE"),
+                "error_code": "AccessDenied",
+                "sync": True,
+            }
+            for v in deny_rules
+        ],
+        "stuck": [_parse_type_op("--stuck", v, "AWS::EC2::VPC:DELETE") for v in stuck_rules],
+    }
+    for name, value in (
+        ("throttle_rate", throttle_rate),
+        ("async_throttle_rate", async_throttle_rate),
+        ("reset_rate", reset_rate),
+        ("reset_after_rate", reset_after_rate),
+        ("seed", fault_seed),
+    ):
+        if value is not None:
+            extra[name] = value
+    faults.update(extra)
+    clock = (lambda: time.time() + clock_offset) if clock_offset else None
     try:
         server = SandboxServer(
             None if memory else state_path,
@@ -170,9 +219,9 @@ def serve(
             account_id=account_id,
             faults=faults,
             verbose=verbose,
+            list_mode=list_mode,
+            clock=clock,
         )
-    except sqlite3.Error as exc:
-        raise UsageError(f"cannot open the state file {state_path}: {exc}") from exc
     except OSError as exc:
         raise UsageError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
@@ -189,7 +238,8 @@ def serve(
     server.start()
     click.echo(f"Listening on {server.url}")
     where = "memory" if memory else state_path
-    click.echo(f"State: {where}; stop with Ctrl-C", err=True)
+    listed = "full models" if server.list_mode == "full" else "primary identifiers only"
+    click.echo(f"State: {where}; ListResources returns {listed}; stop with Ctrl-C", err=True)
     try:
         # wait() with a timeout so signals are handled promptly on every platform.
         while not stop.wait(0.5):
@@ -200,17 +250,13 @@ def serve(
 
 
 def _open_store(state_path: str) -> Any:
+    """The store of an existing state file, or None; a StateFileError (exit 1) for a path
+    that is not a usable sandbox state file."""
     from stackdeploy.sandbox.store import Store
 
     if not Path(state_path).exists():
         return None
-    try:
-        return Store(state_path)
-    except sqlite3.Error as exc:
-        raise UsageError(
-            f"cannot open the state file {state_path}: {exc}",
-            hint="is it a sandbox state file? (default .stack-deploy/sandbox.db)",
-        ) from exc
+    return Store(state_path)
 
 
 @sandbox.command("list")

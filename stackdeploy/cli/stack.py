@@ -226,9 +226,9 @@ def _runner(
         strict=args.strict,
     )
     for warning in stack.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(warning if "warning:" in warning else f"warning: {warning}", err=True)
     graph = build_graph(stack)  # a cycle is refused before any call
-    graph.select(args.targets)  # so is an unknown --target
+    graph.select(args.targets, stack=stack.name)  # so is an unknown --target
     region = cloud.region or stack.region
     if region and not cloud.region:
         cloud = dataclasses.replace(cloud, region=region)
@@ -236,9 +236,6 @@ def _runner(
     masker = Masker(source=state.secrets)
     cancel = Cancel()
     config: dict[str, Any] = {"max_rps": args.max_rps}
-    if cloud.sandbox:
-        # The embedded sandbox answers in microseconds: poll it often rather than every 0.2 s.
-        config.update(poll_initial=0.01, poll_max=0.5)
     with ExitStack() as stack_, cloud.open(**config) as client:
         sinks = _progress_sinks(stack, masker, args.events_path, output, stack_)
         emitter = Emitter(FanOut(sinks))

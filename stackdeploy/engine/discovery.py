@@ -27,10 +27,9 @@ from stackdeploy.cloud.events import ProgressEvent
 from stackdeploy.cloud.protocol import CloudControlAPI, EventCallback, Identifier
 from stackdeploy.errors import CloudControlError
 from stackdeploy.schema.model import ResourceSchema
+from stackdeploy.tags import TAG_ENV, TAG_RESOURCE, TAG_STACK
 
-TAG_STACK = "stackql:stack-name"
-TAG_ENV = "stackql:stack-env"
-TAG_RESOURCE = "stackql:resource-name"
+__all__ = ["TAG_ENV", "TAG_RESOURCE", "TAG_STACK", "ReadCache", "StackTags"]
 
 _MISSING = object()
 

@@ -53,14 +53,17 @@ class Graph:
                 todo.extend(edges.get(name, ()))
         return selected
 
-    def select(self, targets: Sequence[str], *, reverse: bool = False) -> tuple[str, ...]:
+    def select(
+        self, targets: Sequence[str], *, reverse: bool = False, stack: str | None = None
+    ) -> tuple[str, ...]:
         """The resources ``--target`` selects, in manifest order (all when none given)."""
         if not targets:
             return self.order
         unknown = [t for t in targets if t not in self.deps]
         if unknown:
             raise UsageError(
-                f"--target {unknown[0]!r} is not a resource of this stack",
+                f"--target {unknown[0]!r} is not a resource of "
+                + (f"stack {stack!r}" if stack else "this stack"),
                 hint=did_you_mean(unknown[0], self.order),
             )
         chosen = self.closure(targets, reverse=reverse)

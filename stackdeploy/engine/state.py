@@ -34,6 +34,11 @@ from stackdeploy.manifest.render import (
 from stackdeploy.manifest.stack import PLACEHOLDERS, LoadedStack, as_json, is_placeholder
 from stackdeploy.templating import serialise_value
 
+#: Shortest protected value masked wherever it appears in text.
+MIN_SECRET = 3
+#: Shortest write-only value masked by content (they are masked by position in plans).
+MIN_WRITE_ONLY_SECRET = 6
+
 
 @dataclass(frozen=True)
 class InFlight:
@@ -267,10 +272,10 @@ class RunState:
 
     # -- secrets ----------------------------------------------------------------------------
 
-    def _add_secret(self, value: Any) -> None:
+    def _add_secret(self, value: Any, min_length: int = MIN_SECRET) -> None:
         # Caller holds the lock.
         text = serialise_value(value) if value is not None else ""
-        if text and not is_placeholder(text):
+        if len(text) >= min_length and not is_placeholder(text):
             self._secrets.add(text)
             # A JSON value is also shown parsed (as JSON text of its parts) in places.
             parsed = as_json(text)
@@ -279,11 +284,15 @@ class RunState:
                     if len(part) >= 4:
                         self._secrets.add(part)
 
-    def add_secrets(self, values: Iterable[Any]) -> None:
-        """Remember values that must never be shown (protected props, write-only values)."""
+    def add_secrets(self, values: Iterable[Any], *, min_length: int = MIN_SECRET) -> None:
+        """Remember values that must never be shown (protected props, write-only values).
+
+        Values shorter than ``min_length`` are not masked by content: masking ``1`` or
+        ``on`` would blank every occurrence in every message. (Write-only values are masked
+        by position in plans whatever their length.)"""
         with self._lock:
             for value in values:
-                self._add_secret(value)
+                self._add_secret(value, min_length)
 
     def secrets(self) -> frozenset[str]:
         """Text of every protected value seen so far (for the masker)."""

@@ -2,7 +2,7 @@
 
 These are what the rest of stack-deploy sees of ``stackql_manifest.yml``: names resolved,
 defaults applied, one form per concept (an export is always ``ExportDef(column, alias)``).
-Values stay raw (unrendered); :mod:`stackdeploy.manifest.context` renders them.
+Values stay raw (unrendered); :mod:`stackdeploy.manifest.render` renders them.
 
 Collections are tuples so a definition cannot be changed by accident once loaded. Fields
 holding arbitrary YAML values (dicts) are left out of hashing, so definitions can still be
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from stackdeploy.manifest.loader import NodePath, Positions
+from stackdeploy.query.iql import QueryFile
 
 ResourceKind = Literal["resource", "query", "script", "command", "multi"]
 RESOURCE_KINDS: tuple[str, ...] = ("resource", "query", "script", "command", "multi")
@@ -78,7 +79,9 @@ class ResourceDef:
 
     ``file`` is the query file as written (``file:``) or None; ``query_file`` is the path
     actually used (``resources/<file>`` or the default ``resources/<name>.iql``) when it
-    exists. ``resource_type`` is the CloudFormation type name (``AWS::S3::Bucket``) resolved
+    exists, and ``queries`` that file as read and parsed at load
+    (:func:`~stackdeploy.query.iql.read_query_file`; None without a query file, or when
+    inline ``sql`` wins over it). ``resource_type`` is the CloudFormation type name (``AWS::S3::Bucket``) resolved
     from the manifest's awscc or CloudFormation spelling; a resource is *declarative* when
     it has a ``resource_type`` and neither a query file nor inline ``sql``.
     """
@@ -100,6 +103,7 @@ class ResourceDef:
     line: int
     auth: dict[str, Any] | None = field(hash=False)
     query_file: Path | None = None
+    queries: QueryFile | None = field(default=None, hash=False, compare=False, repr=False)
     description: str | None = None
     sql_line: int | None = None
     run_line: int | None = None

@@ -41,7 +41,7 @@ from stackdeploy.manifest.validate import (
     build_manifest,
     did_you_mean,
 )
-from stackdeploy.query.iql import QueryFile, parse_query_file
+from stackdeploy.query.iql import QueryFile
 from stackdeploy.templating import make_environment, rewrite_this, serialise_value
 
 #: Export placeholder in teardown when an exports query returns no row.
@@ -297,65 +297,19 @@ def _protected_global(g: GlobalDef) -> bool:
     return bool(getattr(g, "protected", False))
 
 
-def _read_query_text(manifest: Manifest, res: ResourceDef) -> str:
-    assert res.query_file is not None
-    try:
-        raw = res.query_file.read_bytes()
-    except OSError as exc:
-        raise ManifestError(
-            f"resource {res.name!r}: cannot read its query file {res.query_file}: "
-            f"{exc.strerror or exc}",
-            file=manifest.display_path,
-            line=res.line,
-        ) from exc
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ManifestError(
-            f"query file of resource {res.name!r} is not UTF-8 text (byte {exc.start})",
-            file=str(res.query_file),
-            line=line,
-            hint="save the file as UTF-8",
-        ) from None
-
-
 def _parse_queries(manifest: Manifest) -> tuple[dict[str, QueryFile], list[str]]:
-    """Every resource's query file, parsed once (files shared by resources read once)."""
-    from stackdeploy.errors import QueryError
-
-    parsed: dict[Path, QueryFile] = {}
+    """Every resource's query file, as the validator read and parsed it (once per file),
+    and the warnings of each file once."""
     out: dict[str, QueryFile] = {}
     warnings: list[str] = []
-    problems: list[QueryError | ManifestError] = []
+    seen: set[int] = set()
     for res in manifest.resources:
-        if res.query_file is None:
+        if res.queries is None:
             continue
-        key = res.query_file.resolve()
-        if key not in parsed:
-            display = _display(manifest, res)
-            try:
-                queries = parse_query_file(_read_query_text(manifest, res), file=display)
-            except (QueryError, ManifestError) as exc:
-                problems.append(exc)
-                continue
-            parsed[key] = queries
-            warnings.extend(queries.warnings)
-        out[res.name] = parsed[key]
-    if problems:
-        if len(problems) == 1:
-            raise problems[0]
-        raise ManifestProblems(
-            [
-                Problem(
-                    getattr(p, "file", None) or "",
-                    getattr(p, "line", None) or 0,
-                    p.bare_message,
-                    p.hint,
-                )
-                for p in problems
-            ]
-        )
+        out[res.name] = res.queries
+        if id(res.queries) not in seen:
+            seen.add(id(res.queries))
+            warnings.extend(res.queries.warnings)
     return out, warnings
 
 
@@ -412,6 +366,12 @@ def check_names(stack: LoadedStack, *, strict: bool = False) -> list[Problem]:
         base.update(e.name for e in res.exports)
     problems: list[Problem] = []
     positions = manifest.positions
+    # A bare `if` is a Python-like expression: its functions and literals are names too.
+    from stackdeploy.conditions import FUNCTIONS
+
+    condition_names = (
+        base | set(FUNCTIONS) | {"true", "false", "none", "null", "True", "False", "None"}
+    )
 
     def check(value: Any, path: NodePath, known: set[str], what: str) -> None:
         for sub, text in iter_strings(value, path):
@@ -438,7 +398,9 @@ def check_names(stack: LoadedStack, *, strict: bool = False) -> list[Problem]:
             if "{{" not in condition and "{%" not in condition:
                 # A bare condition is one Jinja expression.
                 condition = "{{ (" + condition + ") }}"
-            check(condition, (*res.path, "if"), base, f"the 'if' of resource {res.name!r}")
+            check(
+                condition, (*res.path, "if"), condition_names, f"the 'if' of resource {res.name!r}"
+            )
         for key, text in (("sql", res.sql), ("run", res.run)):
             if text is not None:
                 check(text, (*res.path, key), known, f"the {key} of resource {res.name!r}")

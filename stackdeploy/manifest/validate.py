@@ -5,8 +5,15 @@ shows them all: errors end in one :class:`ManifestProblems` (a ``ManifestError``
 them one per line; warnings (keys stackql-deploy would silently ignore, the ``aws``
 provider, ``auth``) are returned, and become errors with ``strict=True``.
 
+An unknown key within a small edit distance of a known one (``propz``, ``depends-on``,
+``resouces``) is an error, not a warning: stackql-deploy would ignore it and deploy the
+resource without what the key held. Every template (globals, props, ``if``, ``sql``,
+``run``) is compiled, and every query file read and parsed
+(:func:`~stackdeploy.query.iql.read_query_file`), so syntax errors, undecodable files and
+paths that leave the stack folder stop the run at load, before any call is made.
+
 Checks that need a template context (undefined variables, ``merge`` names, a global that
-renders empty) happen at render time in :mod:`stackdeploy.manifest.context`, also with
+renders empty) happen at render time in :mod:`stackdeploy.manifest.render`, also with
 ``file:line``.
 """
 
@@ -14,13 +21,28 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
-from stackdeploy.errors import ManifestError, StackDeployError, TypeNotFoundError
-from stackdeploy.manifest.loader import Loaded, NodePath, Positions, resolve_includes
+from jinja2 import TemplateSyntaxError
+
+from stackdeploy.errors import (
+    LocatedError,
+    ManifestError,
+    StackDeployError,
+    TemplateError,
+    TypeNotFoundError,
+)
+from stackdeploy.manifest.loader import (
+    Loaded,
+    NodePath,
+    Positions,
+    iter_strings,
+    resolve_includes,
+)
 from stackdeploy.manifest.model import (
     RESOURCE_KINDS,
     ExportDef,
@@ -31,6 +53,9 @@ from stackdeploy.manifest.model import (
     ResourceKind,
     ReturnVal,
 )
+from stackdeploy.query.iql import QueryFile, read_query_file
+from stackdeploy.templating import check_syntax, make_environment
+from stackdeploy.textfile import is_inside, unsafe_relative_path
 
 TOP_KEYS = ("name", "providers", "globals", "resources", "exports", "version", "description")
 GLOBAL_KEYS = ("name", "value", "description")
@@ -72,9 +97,11 @@ class Problem:
     warning: bool = False
 
     def __str__(self) -> str:
-        text = f"{self.file}:{self.line}: {self.message}"
+        # Line 0: the problem is with the whole file (it cannot be read, it is outside...).
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        text = f"{where}: {self.message}"
         if self.warning:
-            text = f"{self.file}:{self.line}: warning: {self.message}"
+            text = f"{where}: warning: {self.message}"
         return f"{text} (hint: {self.hint})" if self.hint else text
 
 
@@ -88,13 +115,55 @@ class ManifestProblems(ManifestError):
             super().__init__(only.message, file=only.file, line=only.line, hint=only.hint)
         else:
             lines = "\n".join(f"  {p}" for p in problems)
-            super().__init__(f"{len(problems)} problems in the manifest:\n{lines}")
+            super().__init__(
+                f"{len(problems)} problems in the manifest:\n{lines}", file=problems[0].file
+            )
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """``"did you mean X?"`` for the closest choice, or None."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None
+
+
+@lru_cache(maxsize=1)
+def _expression_environment() -> Any:
+    """The environment ``if`` conditions are compiled with (as evaluate_condition does)."""
+    return make_environment()
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions and swaps of
+    two neighbouring characters each cost 1 (``propz``/``props`` 1, ``resouces``/``resources``
+    1, ``exprots``/``exports`` 1)."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                value = min(value, previous2[j - 2] + 1)
+            current.append(value)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def typo_of(key: str, known: Iterable[str]) -> str | None:
+    """The known key that ``key`` is a typo of, or None.
+
+    Case, ``-`` and spaces are ignored (``Depends-On`` is ``depends_on``); then a key one edit
+    away from a known key of up to 4 letters, or two edits from a longer one, is a typo.
+    """
+    norm = key.strip().lower().replace("-", "_").replace(" ", "_")
+    best: tuple[int, str] | None = None
+    for candidate in known:
+        limit = 1 if len(candidate) <= 4 else 2
+        distance = edit_distance(norm, candidate)
+        if distance <= limit and (best is None or distance < best[0]):
+            best = (distance, candidate)
+    return best[1] if best else None
 
 
 def _type_name(value: Any) -> str:
@@ -127,8 +196,9 @@ class _Collector:
 
     def add_exception(self, exc: StackDeployError, path: NodePath) -> None:
         file, line = self.positions.where(path)
-        if isinstance(exc, ManifestError) and exc.file:
-            file, line = exc.file, exc.line or 1
+        if isinstance(exc, LocatedError) and exc.file:
+            # The error is in another file (an include, a query file): point there.
+            file, line = exc.file, exc.line or 0
             message = exc.bare_message
         else:
             message = exc.message
@@ -136,11 +206,26 @@ class _Collector:
 
     def unknown_keys(
         self, mapping: Mapping[Any, Any], known: tuple[str, ...], path: NodePath, where: str
-    ) -> None:
+    ) -> set[str]:
+        """Report the keys of ``mapping`` not in ``known``: an error for a typo of a known
+        key, else a warning (stackql-deploy ignores unknown keys). Returns the known keys
+        that typos stood for."""
+        meant: set[str] = set()
         for key in mapping:
-            if key not in known:
-                hint = did_you_mean(str(key), known)
-                self.warn((*path, key), f"unknown key {key!r} in {where} (ignored)", hint)
+            if key in known:
+                continue
+            typo = typo_of(str(key), known)
+            if typo is not None:
+                meant.add(typo)
+                self.error(
+                    (*path, key),
+                    f"unknown key {key!r} in {where}: did you mean {typo!r}?",
+                    hint="a key this close to a known one is taken for a typo; rename it",
+                )
+                continue
+            hint = did_you_mean(str(key), known)
+            self.warn((*path, key), f"unknown key {key!r} in {where} (ignored)", hint)
+        return meant
 
     @property
     def errors(self) -> list[Problem]:
@@ -208,6 +293,7 @@ class _Builder:
         self.resources_dir = self.stack_dir / "resources"
         self.env = stack_env
         self.c = _Collector(loaded.positions, strict=strict)
+        self.meant: set[str] = set()  # top-level keys a typo stood for
         self._registry: Any = None  # set by _resolve_type
 
     # ------------------------------------------------------------------ includes
@@ -233,11 +319,12 @@ class _Builder:
         if not isinstance(data, dict):
             c.error((), f"the manifest must be a mapping, not {_type_name(data)}")
             raise ManifestProblems(c.errors)
-        c.unknown_keys(data, TOP_KEYS, (), "the manifest")
+        self.meant = c.unknown_keys(data, TOP_KEYS, (), "the manifest")
 
         name = data.get("name")
         if name is None or (isinstance(name, str) and not name.strip()):
-            c.error(("name",) if "name" in data else (), "the stack has no 'name'")
+            if "name" not in self.meant:
+                c.error(("name",) if "name" in data else (), "the stack has no 'name'")
             name = ""
         elif not isinstance(name, str):
             c.error(("name",), f"name must be a string, not {_type_name(name)}")
@@ -266,7 +353,8 @@ class _Builder:
     def _providers(self, data: Mapping[str, Any]) -> tuple[str, ...]:
         c = self.c
         if "providers" not in data:
-            c.error((), "the stack has no 'providers'", hint="add 'providers: [awscc]'")
+            if "providers" not in self.meant:
+                c.error((), "the stack has no 'providers'", hint="add 'providers: [awscc]'")
             return ()
         providers = _string_list(c, data["providers"], ("providers",), "providers")
         if not providers:
@@ -274,23 +362,14 @@ class _Builder:
                 c.error(("providers",), "providers is empty", hint="add 'providers: [awscc]'")
             return ()
         bases = [p.split("::", 1)[0].lower() for p in providers]
-        if "awscc" not in bases:
-            if "aws" in bases:
-                # The awscc docs' generated manifests say `providers: [aws]`; stack-deploy
-                # only speaks Cloud Control, so treat it as awscc but say so.
-                index = bases.index("aws")
-                c.warn(
-                    ("providers", index),
-                    "provider 'aws' is treated as 'awscc' (stack-deploy manages every "
-                    "resource through Cloud Control)",
-                    hint="write 'providers: [awscc]'",
-                )
-            else:
-                c.error(
-                    ("providers",),
-                    f"providers {list(providers)} do not include awscc",
-                    hint="stack-deploy deploys AWS Cloud Control (awscc) stacks only",
-                )
+        # stackql-deploy 1.x stacks name the older `aws` provider; its Cloud Control tables
+        # (aws.<service>.<resource>) run here as they are (docs/query.md).
+        if "awscc" not in bases and "aws" not in bases:
+            c.error(
+                ("providers",),
+                f"providers {list(providers)} include neither awscc nor aws",
+                hint="stack-deploy deploys AWS Cloud Control stacks: awscc, or aws (1.x stacks)",
+            )
         for index, base in enumerate(bases):
             if base not in ("awscc", "aws"):
                 c.warn(("providers", index), f"provider {providers[index]!r} is ignored")
@@ -311,9 +390,11 @@ class _Builder:
             if not isinstance(item, dict):
                 c.error(path, f"a global must be a mapping {{name, value}}, not {_type_name(item)}")
                 continue
-            c.unknown_keys(item, GLOBAL_KEYS, path, "a global")
+            meant = c.unknown_keys(item, GLOBAL_KEYS, path, "a global")
             gname = item.get("name")
             if not isinstance(gname, str) or not gname.strip():
+                if gname is None and "name" in meant:
+                    continue
                 c.error(
                     path,
                     "a global has no 'name'"
@@ -330,13 +411,15 @@ class _Builder:
                 continue
             seen[gname] = c.line(path)
             if "value" not in item:
-                c.error(path, f"global {gname!r} has no 'value'")
+                if "value" not in meant:
+                    c.error(path, f"global {gname!r} has no 'value'")
                 continue
             if item["value"] is None:
                 c.error((*path, "value"), f"global {gname!r} has an empty value")
                 continue
             raw = self._include(item["value"], (*path, "value"))
             item["value"] = raw
+            self._check_value_templates(raw, (*path, "value"))
             desc = item.get("description")
             out.append(
                 GlobalDef(
@@ -364,7 +447,8 @@ class _Builder:
     ) -> tuple[ResourceDef, ...]:
         c = self.c
         if "resources" not in data:
-            c.error((), "the stack has no 'resources'")
+            if "resources" not in self.meant:
+                c.error((), "the stack has no 'resources'")
             return ()
         value = data["resources"]
         if value is None:
@@ -390,6 +474,15 @@ class _Builder:
                 )
                 continue
             rname = rname.strip()
+            unsafe = unsafe_relative_path(rname)
+            if unsafe is not None:
+                c.error(
+                    (*path, "name"),
+                    f"resource name {rname!r} is refused: {unsafe}",
+                    hint="a name is also the query file resources/<name>.iql: use letters, "
+                    "digits, _ and - ('network/vpc' for a subfolder)",
+                )
+                continue
             if rname in first_line:
                 c.error(
                     (*path, "name"),
@@ -413,7 +506,39 @@ class _Builder:
                         f"depends_on names unknown resource {dep!r}",
                         did_you_mean(dep, names),
                     )
+        self._check_cycles(out)
         return tuple(out)
+
+    def _check_cycles(self, resources: list[ResourceDef]) -> None:
+        """A cycle of ``depends_on`` can never be ordered: report the first one found."""
+        edges = {r.name: [d for d in r.depends_on if d != r.name] for r in resources}
+        state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+        for start in edges:
+            if state.get(start):
+                continue
+            path: list[str] = [start]
+            stack: list[Iterator[str]] = [iter(edges[start])]
+            state[start] = 1
+            while stack:
+                dep = next(stack[-1], None)
+                if dep is None:
+                    state[path.pop()] = 2
+                    stack.pop()
+                elif dep not in edges or state.get(dep) == 2:
+                    continue
+                elif state.get(dep) == 1:
+                    cycle = [*path[path.index(dep) :], dep]
+                    first = next(r for r in resources if r.name == cycle[0])
+                    self.c.error(
+                        (*first.path, "depends_on", first.depends_on.index(cycle[1])),
+                        "depends_on forms a cycle: " + " -> ".join(cycle),
+                        hint="remove one of these depends_on entries",
+                    )
+                    return
+                else:
+                    state[dep] = 1
+                    path.append(dep)
+                    stack.append(iter(edges[dep]))
 
     def _resource(
         self,
@@ -424,7 +549,7 @@ class _Builder:
         region_path: NodePath | None,
     ) -> ResourceDef | None:
         c = self.c
-        c.unknown_keys(item, RESOURCE_KEYS, path, f"resource {name!r}")
+        meant = c.unknown_keys(item, RESOURCE_KEYS, path, f"resource {name!r}")
         kind = item.get("type", "resource")
         if kind is None:
             kind = "resource"
@@ -460,7 +585,7 @@ class _Builder:
                 f"not by {kind!r} resource {name!r}",
                 hint="put the queries in a file",
             )
-        if kind == "script" and not (run and run.strip()):
+        if kind == "script" and not (run and run.strip()) and "run" not in meant:
             c.error(path, f"script resource {name!r} has no 'run' command")
         if run is not None and kind != "script":
             c.error(
@@ -471,29 +596,42 @@ class _Builder:
 
         # The query file: file: wins over the default resources/<name>.iql.
         query_file: Path | None = None
+        queries: QueryFile | None = None
         if kind in _QUERY_KINDS:
             if file is not None:
-                candidate = self.resources_dir / file
-                if candidate.is_file():
-                    query_file = candidate
-                else:
+                unsafe = unsafe_relative_path(file)
+                if unsafe is not None:
                     c.error(
                         (*path, "file"),
-                        f"query file resources/{file} of resource {name!r} not found",
+                        f"'file' {file!r} of resource {name!r} is refused: {unsafe}",
+                        hint="'file' is relative to the stack's resources/ folder and stays "
+                        "inside the stack folder",
                     )
+                else:
+                    candidate = self.resources_dir / file
+                    if candidate.is_file():
+                        query_file = self._inside(candidate, (*path, "file"), name)
+                    else:
+                        c.error(
+                            (*path, "file"),
+                            f"query file resources/{file} of resource {name!r} not found",
+                        )
             else:
                 candidate = self.resources_dir / f"{name}.iql"
                 if candidate.is_file():
-                    query_file = candidate
-                elif sql is None and resource_type_raw is None:
+                    query_file = self._inside(candidate, (*path, "name"), name)
+                elif not meant and "sql" not in item and "resource_type" not in item:
                     c.error(
                         path,
                         f"resource {name!r} has no query file resources/{name}.iql",
                         hint="create it, give 'file:', or declare the resource with "
                         "'resource_type:' (e.g. awscc.s3.buckets)",
                     )
+            if query_file is not None and sql is None:
+                queries = self._read_queries(query_file, file or f"{name}.iql", path)
         elif file is not None:
             c.warn((*path, "file"), f"'file' is not used by script resource {name!r}")
+        self._check_templates(item, path, name)
 
         resource_type: str | None = None
         if resource_type_raw is not None:
@@ -545,6 +683,7 @@ class _Builder:
             line=c.line(path),
             auth=auth if isinstance(auth, dict) else None,
             query_file=query_file,
+            queries=queries,
             description=description if isinstance(description, str) else None,
             sql_line=c.positions.text_start((*path, "sql"))[1] if sql is not None else None,
             run_line=c.positions.text_start((*path, "run"))[1] if run is not None else None,
@@ -553,6 +692,78 @@ class _Builder:
             else None,
             path=path,
         )
+
+    def _inside(self, candidate: Path, path: NodePath, name: str) -> Path | None:
+        """``candidate`` when it resolves inside the stack folder (symlinks followed)."""
+        if is_inside(candidate, self.stack_dir):
+            return candidate
+        self.c.error(
+            path,
+            f"the query file of resource {name!r} resolves (through a symlink) to "
+            f"{candidate.resolve()}, outside the stack folder",
+            hint="copy the query file into the stack's resources/ folder",
+        )
+        return None
+
+    def _read_queries(self, query_file: Path, rel: str, path: NodePath) -> QueryFile | None:
+        shown = os.path.normpath(
+            os.path.join(os.path.dirname(self.c.positions.default_file), "resources", rel)
+        )
+        try:
+            return read_query_file(query_file, stack_dir=self.stack_dir, display=shown)
+        except StackDeployError as exc:
+            self.c.add_exception(exc, path)
+            return None
+
+    def _check_templates(self, item: Mapping[str, Any], path: NodePath, name: str) -> None:
+        """Compile the resource's ``sql``, ``run`` and ``if`` now, so a syntax error stops
+        the run before any resource is touched (props are checked in :meth:`_props`)."""
+        for key in ("sql", "run"):
+            text = item.get(key)
+            if isinstance(text, str):
+                self._check_template(text, (*path, key))
+        condition = item.get("if")
+        if not isinstance(condition, str) or not condition.strip():
+            return
+        if "{{" in condition or "{%" in condition:
+            self._check_template(condition, (*path, "if"))
+            return
+        file, line = self.c.positions.text_start((*path, "if"))
+        try:
+            _expression_environment().compile_expression(condition.strip())
+        except TemplateSyntaxError as exc:
+            self.c.problems.append(
+                Problem(
+                    file,
+                    line,
+                    f"the 'if' of resource {name!r} is not a valid expression: {exc.message}",
+                    "write a Jinja expression such as stack_env == 'prd'",
+                )
+            )
+        except (RecursionError, SyntaxError, MemoryError):
+            self.c.problems.append(
+                Problem(
+                    file,
+                    line,
+                    f"the 'if' of resource {name!r} is nested too deeply",
+                    "simplify the expression",
+                )
+            )
+
+    def _check_template(self, text: str, path: NodePath) -> None:
+        """Compile ``text`` (the string at ``path``) when it holds a template."""
+        if "{{" not in text and "{%" not in text and "{#" not in text:
+            return
+        file, line = self.c.positions.text_start(path)
+        try:
+            check_syntax(text, file=file, line=line)
+        except TemplateError as exc:
+            self.c.add_exception(exc, path)
+
+    def _check_value_templates(self, value: Any, path: NodePath) -> None:
+        """Compile every template string inside a global's or prop's value."""
+        for sub, string in iter_strings(value, path):
+            self._check_template(string, sub)
 
     def _check_declarative(
         self,
@@ -638,9 +849,11 @@ class _Builder:
                     f"{{name, value}}, not {_type_name(item)}",
                 )
                 continue
-            c.unknown_keys(item, PROP_KEYS, ppath, f"a prop of resource {resource!r}")
+            meant = c.unknown_keys(item, PROP_KEYS, ppath, f"a prop of resource {resource!r}")
             pname = item.get("name")
             if not isinstance(pname, str) or not pname.strip():
+                if pname is None and "name" in meant:
+                    continue
                 c.error(
                     ppath,
                     f"a prop of resource {resource!r} has no 'name'"
@@ -680,10 +893,13 @@ class _Builder:
                     continue
                 raw_value = values.get(self.env)
             elif not merge:
-                c.error(
-                    ppath, f"prop {pname!r} of resource {resource!r} has no 'value' or 'values'"
-                )
+                if not meant & {"value", "values", "merge"}:
+                    c.error(
+                        ppath,
+                        f"prop {pname!r} of resource {resource!r} has no 'value' or 'values'",
+                    )
                 continue
+            self._check_value_templates(raw_value, value_path)
             out.append(
                 PropDef(
                     name=pname,

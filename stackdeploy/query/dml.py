@@ -1,14 +1,21 @@
-"""INSERT, UPDATE and DELETE on awscc tables: Cloud Control mutations, polled to the end.
+"""INSERT, UPDATE and DELETE on provider tables: Cloud Control mutations, polled to the end.
 
 - ``INSERT INTO awscc.<svc>.<res> (Cols..., region) SELECT ... | VALUES (...)`` creates one
   resource per row. Columns are CloudFormation property names (snake_case accepted);
   ``region`` picks the region and ``ClientToken`` / ``RoleArn`` / ``TypeVersionId`` are API
-  parameters. Values: quoted JSON objects/arrays become JSON, bare ``true``/``false``/numbers
-  keep their type and other strings are coerced by the schema; the desired state is
-  normalised (nested snake_case keys too), pruned and validated before anything is sent.
+  parameters, unless the type has a property of that name (see :func:`column_roles` for the
+  order in which a column name is tried). Values: quoted JSON objects/arrays become JSON, bare
+  ``true``/``false``/numbers keep their type and other strings are coerced by the schema; the
+  desired state is normalised (nested snake_case keys too), pruned and validated before
+  anything is sent.
 - ``UPDATE ... SET PatchDocument = string('[...]') WHERE Identifier = ... AND region = ...``
   sends the patch after normalising each operation's path and value.
 - ``DELETE FROM ... WHERE Identifier = ... AND region = ...``.
+
+The ``aws`` provider's tables take the same statements with its spellings
+(``data__Identifier``, ``data__PatchDocument``). Each statement is first *prepared* (every
+check that needs no API call: table, columns, values, schema validation) and then run, so the
+engine can check every statement of a query before the first one runs.
 
 ``RETURNING *`` (or named fields) yields the final ProgressEvent, flat (``Identifier``,
 ``OperationStatus``, ...) and again under ``ProgressEvent.<Field>`` names.
@@ -25,20 +32,30 @@ from sqlglot import exp
 
 from stackdeploy.errors import QueryError, ValidationError
 from stackdeploy.query.planner import conjuncts, key_values
-from stackdeploy.query.tables import TableSpec, resolve_table
+from stackdeploy.query.tables import PROVIDERS, TableSpec, resolve_table, unknown_table_error
 from stackdeploy.schema import desired
 from stackdeploy.schema.model import ResourceSchema, match_name
+from stackdeploy.schema.naming import property_lookup_key
 
 Evaluator = Callable[[exp.Expression], Any]
+# Runs (or, when checking, only compiles) the SELECT feeding an INSERT: its rows, or None
+# when they are not known yet.
+SelectRunner = Callable[[exp.Expression], "tuple[list[str], list[dict[str, Any]]] | None"]
 
 # API parameters of the mutation calls, by their normalised column spelling.
 _CLIENT_TOKEN = "clienttoken"
 _ROLE_ARN = "rolearn"
 _TYPE_VERSION = "typeversionid"
+_API_PARAMS = (_CLIENT_TOKEN, _ROLE_ARN, _TYPE_VERSION)
 
 
 def _norm(name: str) -> str:
-    return name.replace("_", "").lower()
+    """A request field's normalised spelling: case, ``_`` and the aws provider's ``data__``
+    prefix ignored (``data__PatchDocument`` -> ``patchdocument``)."""
+    lowered = name.lower()
+    if lowered.startswith("data__"):
+        lowered = lowered[len("data__") :]
+    return lowered.replace("_", "")
 
 
 @dataclass
@@ -102,18 +119,26 @@ def _sqlite_value(value: Any) -> Any:
 
 def _target(node: exp.Expression | None, verb: str, *, region: str) -> tuple[TableSpec, str]:
     table = node.this if isinstance(node, exp.Schema) else node
-    if not isinstance(table, exp.Table) or (table.catalog or "").lower() != "awscc":
-        name = table.sql() if isinstance(table, exp.Expression) else "?"
+    if not isinstance(table, exp.Table):
+        raise QueryError(
+            f"{verb} needs a table",
+            hint="name the table awscc.<service>.<resource>, e.g. awscc.s3.buckets",
+        )
+    catalog = (table.catalog or "").lower()
+    if not catalog or not table.db:
+        name = ".".join(p for p in (table.db, table.name) if p)
         raise QueryError(
             f"{verb} needs an awscc table, not {name}",
             hint="name the table awscc.<service>.<resource>, e.g. awscc.s3.buckets",
         )
-    name = f"awscc.{table.db}.{table.name}"
+    name = f"{catalog}.{table.db}.{table.name}"
+    if catalog not in PROVIDERS:
+        raise unknown_table_error(name, region)
     spec = resolve_table(name, region=region)
     if spec.kind != "resource":
         raise QueryError(
             f"{verb} is not supported on {name}",
-            hint="mutate awscc.<service>.<resource> tables (not _list_only or views)",
+            hint=f"mutate {catalog}.<service>.<resource> tables (not _list_only, _tags or views)",
         )
     return spec, name
 
@@ -156,37 +181,55 @@ def _validation_error(exc: ValidationError, table: str, verb: str) -> QueryError
 
 
 def _where_keys(
-    tree: exp.Expression, evaluate: Evaluator, alias: str, verb: str, name: str
+    tree: exp.Expression, evaluate: Evaluator, spec: TableSpec, verb: str, name: str
 ) -> dict[str, list[Any]]:
     where = tree.args.get("where")
     leftover: list[exp.Expression] = []
-    keys = key_values(
-        conjuncts(where.this if where is not None else None),
-        ["Identifier", "region"],
-        evaluate,
-        alias=alias,
-        leftover=leftover,
+    ident = "data__Identifier" if spec.provider == "aws" else "Identifier"
+    keys = spec.canonical_keys(
+        key_values(
+            conjuncts(where.this if where is not None else None),
+            [ident, "region"],
+            evaluate,
+            alias=_alias(tree),
+            leftover=leftover,
+        )
     )
     if leftover:
         # Ignoring a predicate of a DELETE or UPDATE would act on what the user excluded.
         raise QueryError(
-            f"{verb} on {name} accepts only Identifier and region in WHERE, not "
-            f"{leftover[0].sql(dialect='sqlite')}",
-            hint="find the Identifier with a SELECT first",
+            f"{verb} on {name} accepts only {ident} and region in WHERE, not "
+            f"{_describe_predicate(leftover[0])}",
+            hint=f"find the {ident} with a SELECT first",
         )
-    for key in ("identifier", "region"):
+    for key, label in (("identifier", ident), ("region", "region")):
         if not keys.get(key):
-            label = "Identifier" if key == "identifier" else "region"
             raise QueryError(
                 f"{verb} on {name} needs {label} = '...' in its WHERE clause",
                 hint=f"add AND {label} = '...' (compound identifiers join their parts with |)",
             )
+        if any(str(v).strip() == "" for v in keys[key]):
+            raise QueryError(
+                f"{verb} on {name}: {label} is empty",
+                hint=f"check the value rendered into {label} = '...'",
+            )
     return keys
 
 
-def _api_params(
-    schema: ResourceSchema, params: Mapping[str, Any], role_arn: str | None
-) -> str | None:
+def _alias(tree: exp.Expression) -> str:
+    target = tree.this
+    return target.alias_or_name if isinstance(target, exp.Expression) else ""
+
+
+def _describe_predicate(node: exp.Expression) -> str:
+    """A predicate named by its columns only: its constants may be secrets."""
+    columns = sorted({c.name for c in node.find_all(exp.Column)})
+    if columns:
+        return "a predicate on " + ", ".join(columns)
+    return "a predicate without a column"
+
+
+def _api_params(params: Mapping[str, Any], role_arn: str | None) -> str | None:
     """Check the per-statement API parameters; returns the ClientToken."""
     role = params.get(_ROLE_ARN)
     if role not in (None, "") and role != role_arn:
@@ -200,18 +243,141 @@ def _api_params(
     return None if token in (None, "") else str(token)
 
 
-# -- statements ---------------------------------------------------------------------------
+def _session_role(cloud: Any) -> str | None:
+    return getattr(getattr(cloud, "config", None), "role_arn", None)
 
 
-def run_insert(
+# -- INSERT -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColumnRole:
+    """What one INSERT column stands for: a property, the request's region, or an API
+    parameter (``clienttoken``, ``rolearn``, ``typeversionid``)."""
+
+    column: str
+    kind: str  # "property" | "region" | "param"
+    target: str  # the property's exact name, "region", or the parameter's normalised name
+
+
+def column_roles(schema: ResourceSchema, columns: Sequence[str], table: str) -> list[ColumnRole]:
+    """How each INSERT column is read, first rule that applies:
+
+    1. spelt exactly like a property (case-sensitive): that property. This is how the
+       provider's request translation fills DesiredState, so ``Region``, ``ClientToken`` and
+       ``RoleARN`` reach the desired state when the type has such a property;
+    2. ``region`` in any case: the request's region;
+    3. ``ClientToken`` / ``RoleArn`` / ``TypeVersionId`` (any case, ``_`` ignored) when no
+       property of the type has that name loosely: the API parameter;
+    4. a property named loosely (``cidr_block``, ``_region``): that property;
+    5. anything else is an error naming the table and the closest properties.
+    """
+    roles: list[ColumnRole] = []
+    loose_props = {property_lookup_key(p) for p in schema.properties}
+    seen: dict[str, str] = {}
+    for column in columns:
+        key = _norm(column)
+        if column in schema.properties:
+            role = ColumnRole(column, "property", column)
+        elif column.lower() == "region":
+            role = ColumnRole(column, "region", "region")
+        elif key in _API_PARAMS and key not in loose_props:
+            role = ColumnRole(column, "param", key)
+        else:
+            prop = match_name(column, schema.properties)
+            if prop is None:
+                import difflib
+
+                close = difflib.get_close_matches(column, list(schema.properties), n=3)
+                raise QueryError(
+                    f"unknown column {column!r} for {table} ({schema.type_name})",
+                    hint=f"did you mean {', '.join(close)}?"
+                    if close
+                    else "INSERT columns are the type's CloudFormation property names",
+                )
+            role = ColumnRole(column, "property", prop)
+        if role.target in seen:
+            raise QueryError(
+                f"column {column!r} is given twice in INSERT INTO {table} "
+                f"(as {seen[role.target]!r} too)"
+            )
+        seen[role.target] = column
+        roles.append(role)
+    if "region" not in seen:
+        raise QueryError(
+            f"INSERT INTO {table} needs a region",
+            hint="add region to the column list and the region's name to the values",
+        )
+    _check_shadowed(schema, roles, table)
+    return roles
+
+
+def _check_shadowed(schema: ResourceSchema, roles: Sequence[ColumnRole], table: str) -> None:
+    """A required property that a request field's column name shadows (``region`` for a
+    ``Region`` property) gets a clear error instead of "required property is missing"."""
+    given = {r.target for r in roles if r.kind == "property"}
+    for role in roles:
+        if role.kind == "property":
+            continue
+        for prop in schema.required:
+            if prop not in given and _norm(prop) == _norm(role.column):
+                what = "the request's region" if role.kind == "region" else "an API parameter"
+                raise QueryError(
+                    f"INSERT INTO {table}: column {role.column!r} is {what}, and "
+                    f"{schema.type_name} also needs its property {prop}",
+                    hint=f"list {prop} (exact spelling) as a column of its own",
+                )
+
+
+def _desired_state(
+    schema: ResourceSchema, roles: Sequence[ColumnRole], values: Sequence[Any]
+) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    state: dict[str, Any] = {}
+    params: dict[str, Any] = {}
+    region: Any = None
+    for role, value in zip(roles, values, strict=True):
+        if role.kind == "region":
+            region = value
+        elif role.kind == "param":
+            params[role.target] = value
+        else:
+            if isinstance(value, dict | list) and schema.types_at((role.target,)) == {"string"}:
+                # A string property that holds JSON text (a policy, a definition): keep it.
+                value = json.dumps(value, separators=(",", ":"))
+            state[role.target] = value
+    return state, params, region
+
+
+@dataclass(frozen=True)
+class CreateCall:
+    """One CreateResource a row of an INSERT asks for (prepared and validated)."""
+
+    type_name: str
+    region: str
+    desired: dict[str, Any]
+    client_token: str | None
+    timeout_minutes: float | None
+
+
+@dataclass(frozen=True)
+class InsertPlan:
+    """A prepared INSERT: its table, and the calls (None while its SELECT has not run)."""
+
+    spec: TableSpec
+    name: str
+    calls: list[CreateCall] | None
+
+
+def prepare_insert(
     tree: exp.Insert,
-    cloud: Any,
     evaluate: Evaluator,
-    run_select: Callable[[exp.Expression], tuple[list[str], list[dict[str, Any]]]],
+    run_select: SelectRunner,
     *,
     region: str,
-) -> DmlOutcome:
-    """CreateResource for each row of an INSERT."""
+    role_arn: str | None = None,
+) -> InsertPlan:
+    """Everything an INSERT needs checked before CreateResource: table, columns, one value
+    per column, and each row's desired state validated against the schema."""
     spec, name = _target(tree.this, "INSERT", region=region)
     schema = spec.schema
     assert schema is not None
@@ -221,33 +387,53 @@ def run_insert(
             hint="INSERT INTO awscc.svc.res (Prop1, Prop2, region) SELECT 'v1', 'v2', 'us-east-1'",
         )
     columns = [ident.name for ident in tree.this.expressions]
-    rows = _insert_rows(tree.expression, evaluate, run_select)
-    events = []
+    roles = column_roles(schema, columns, name)
+    rows = _insert_rows(tree.expression, evaluate, run_select, len(columns), name)
+    if rows is None:
+        return InsertPlan(spec, name, None)
+    calls = []
     for row in rows:
-        if len(row) != len(columns):
+        state, params, row_region = _desired_state(schema, roles, row)
+        if not isinstance(row_region, str) or not row_region:
             raise QueryError(
-                f"INSERT INTO {name} lists {len(columns)} columns but gives {len(row)} values",
-                hint="give one value per column, in the same order",
+                f"INSERT INTO {name} gives no region value",
+                hint="the region column needs a region's name, e.g. 'us-east-1'",
             )
-        state, params, row_region = _desired_state(schema, columns, row, name)
-        token = _api_params(
-            schema, params, getattr(getattr(cloud, "config", None), "role_arn", None)
-        )
+        token = _api_params(params, role_arn)
         prepared = desired.prepare(schema, state)
         try:
             desired.check(schema, prepared, mode="create")
         except ValidationError as exc:
             raise _validation_error(exc, name, "INSERT INTO") from exc
-        events.append(
-            cloud.create_resource(
-                schema.type_name,
-                prepared,
-                region=row_region,
-                client_token=token,
-                timeout_minutes=schema.timeout_minutes("create"),
+        calls.append(
+            CreateCall(
+                schema.type_name, row_region, prepared, token, schema.timeout_minutes("create")
             )
         )
-    out_columns, out_rows = _returning(tree, events, name)
+    return InsertPlan(spec, name, calls)
+
+
+def run_insert(
+    tree: exp.Insert,
+    cloud: Any,
+    evaluate: Evaluator,
+    run_select: SelectRunner,
+    *,
+    region: str,
+) -> DmlOutcome:
+    """CreateResource for each row of an INSERT."""
+    plan = prepare_insert(tree, evaluate, run_select, region=region, role_arn=_session_role(cloud))
+    events = [
+        cloud.create_resource(
+            call.type_name,
+            call.desired,
+            region=call.region,
+            client_token=call.client_token,
+            timeout_minutes=call.timeout_minutes,
+        )
+        for call in plan.calls or []
+    ]
+    out_columns, out_rows = _returning(tree, events, plan.name)
     return DmlOutcome(out_columns, out_rows, events[-1] if events else None)
 
 
@@ -263,7 +449,7 @@ class InsertPreview(NamedTuple):
 def preview_insert(
     tree: exp.Insert,
     evaluate: Evaluator,
-    run_select: Callable[[exp.Expression], tuple[list[str], list[dict[str, Any]]]],
+    run_select: SelectRunner,
     *,
     region: str,
 ) -> InsertPreview | None:
@@ -273,25 +459,30 @@ def preview_insert(
     if schema is None or not isinstance(tree.this, exp.Schema) or not tree.this.expressions:
         return None
     columns = [ident.name for ident in tree.this.expressions]
-    rows = _insert_rows(tree.expression, evaluate, run_select)
-    if len(rows) != 1 or len(rows[0]) != len(columns):
+    roles = column_roles(schema, columns, name)
+    rows = _insert_rows(tree.expression, evaluate, run_select, len(columns), name)
+    if rows is None or len(rows) != 1:
         return None
-    state, _params, row_region = _desired_state(schema, columns, rows[0], name)
-    return InsertPreview(schema, row_region, desired.prepare(schema, state))
+    state, _params, row_region = _desired_state(schema, roles, rows[0])
+    return InsertPreview(schema, str(row_region), desired.prepare(schema, state))
 
 
 def _insert_rows(
     source: exp.Expression | None,
     evaluate: Evaluator,
-    run_select: Callable[[exp.Expression], tuple[list[str], list[dict[str, Any]]]],
-) -> list[list[Any]]:
+    run_select: SelectRunner,
+    width: int,
+    table: str,
+) -> list[list[Any]] | None:
+    """The rows an INSERT gives (None when they come from a SELECT not run yet), each with
+    exactly ``width`` values."""
+    rows: list[list[Any]] | None
     if isinstance(source, exp.Values):
         rows = []
         for item in source.expressions:
             values = item.expressions if isinstance(item, exp.Tuple) else [item]
             rows.append([literal_value(v, evaluate) for v in values])
-        return rows
-    if (
+    elif (
         isinstance(source, exp.Select)
         and not source.args.get("from")
         and not source.args.get("from_")
@@ -299,121 +490,152 @@ def _insert_rows(
         and not source.args.get("where")
         and not any(isinstance(e, exp.Star) for e in source.expressions)
     ):
-        return [[literal_value(e, evaluate) for e in source.expressions]]
-    if isinstance(source, exp.Query):
-        _, rows = run_select(source)
-        return [[_sqlite_value(v) for v in row.values()] for row in rows]
-    raise QueryError("INSERT needs SELECT or VALUES after its column list")
-
-
-def _desired_state(
-    schema: ResourceSchema, columns: Sequence[str], values: Sequence[Any], table: str
-) -> tuple[dict[str, Any], dict[str, Any], str]:
-    state: dict[str, Any] = {}
-    params: dict[str, Any] = {}
-    region: Any = None
-    for column, value in zip(columns, values, strict=True):
-        key = _norm(column)
-        if key == "region":
-            region = value
-            continue
-        if key in (_CLIENT_TOKEN, _TYPE_VERSION) or (
-            key == _ROLE_ARN and "RoleArn" not in schema.properties
+        rows = [[literal_value(e, evaluate) for e in source.expressions]]
+    elif isinstance(source, exp.Query):
+        if isinstance(source, exp.Select) and not any(
+            isinstance(e, exp.Star) for e in source.expressions
         ):
-            params[key] = value
-            continue
-        prop = match_name(column, schema.properties)
-        if prop is None:
-            import difflib
+            _check_width(len(source.expressions), width, table)
+        result = run_select(source)
+        if result is None:
+            return None
+        rows = [[_sqlite_value(v) for v in row.values()] for row in result[1]]
+    else:
+        raise QueryError("INSERT needs SELECT or VALUES after its column list")
+    for row in rows:
+        _check_width(len(row), width, table)
+    return rows
 
-            close = difflib.get_close_matches(column, list(schema.properties), n=3)
-            raise QueryError(
-                f"unknown column {column!r} for {table} ({schema.type_name})",
-                hint=f"did you mean {', '.join(close)}?"
-                if close
-                else "INSERT columns are the type's CloudFormation property names",
-            )
-        if prop in state:
-            raise QueryError(f"column {column!r} is given twice in INSERT INTO {table}")
-        if isinstance(value, dict | list) and schema.types_at((prop,)) == {"string"}:
-            # A string property that holds JSON text (a policy, a definition): keep the text.
-            value = json.dumps(value, separators=(",", ":"))
-        state[prop] = value
-    if not isinstance(region, str) or not region:
+
+def _check_width(given: int, width: int, table: str) -> None:
+    if given != width:
         raise QueryError(
-            f"INSERT INTO {table} needs a region",
-            hint="add region to the column list and the region's name to the values",
+            f"INSERT INTO {table} lists {width} columns but gives {given} values",
+            hint="give one value per column, in the same order",
         )
-    return state, params, region
 
 
-def run_update(tree: exp.Update, cloud: Any, evaluate: Evaluator, *, region: str) -> DmlOutcome:
-    """UpdateResource with the statement's PatchDocument."""
+# -- UPDATE / DELETE ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MutationCall:
+    """One UpdateResource or DeleteResource a statement asks for."""
+
+    type_name: str
+    region: str
+    identifier: str
+    patch: list[dict[str, Any]] | None
+    client_token: str | None
+    timeout_minutes: float | None
+
+
+@dataclass(frozen=True)
+class MutationPlan:
+    """A prepared UPDATE or DELETE: the table and its calls."""
+
+    name: str
+    calls: list[MutationCall]
+
+
+def prepare_update(
+    tree: exp.Update, evaluate: Evaluator, *, region: str, role_arn: str | None = None
+) -> MutationPlan:
+    """Check an UPDATE and normalise its patch; no API call."""
     spec, name = _target(tree.this, "UPDATE", region=region)
     schema = spec.schema
     assert schema is not None
     patch: Any = None
     params: dict[str, Any] = {}
+    label = "data__PatchDocument" if spec.provider == "aws" else "PatchDocument"
     for assignment in tree.expressions:
         if not isinstance(assignment, exp.EQ) or not isinstance(assignment.left, exp.Column):
-            raise QueryError(f"cannot read the SET clause {assignment.sql()!r}")
+            raise QueryError(f"UPDATE on {name} sets {label} = '...', nothing else")
         column = _norm(assignment.left.name)
         value = literal_value(cast(exp.Expression, assignment.right), evaluate)
         if column == "patchdocument":
             patch = value
-        elif column in (_CLIENT_TOKEN, _ROLE_ARN, _TYPE_VERSION):
+        elif column in _API_PARAMS:
             params[column] = value
         else:
             raise QueryError(
-                f"UPDATE on {name} sets PatchDocument, not {assignment.left.name}",
-                hint='SET PatchDocument = string(\'[{"op":"replace","path":"/Prop",...}]\')',
+                f"UPDATE on {name} sets {label}, not {assignment.left.name}",
+                hint=f'SET {label} = string(\'[{{"op":"replace","path":"/Prop",...}}]\')',
             )
     if patch is None:
-        raise QueryError(f"UPDATE on {name} needs SET PatchDocument = '...'")
+        raise QueryError(f"UPDATE on {name} needs SET {label} = '...'")
     if isinstance(patch, str):
         try:
             patch = json.loads(patch)
-        except ValueError as exc:
-            raise QueryError(f"the PatchDocument of UPDATE on {name} is not JSON: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise QueryError(
+                f"the {label} of UPDATE on {name} is not JSON "
+                f"(line {exc.lineno}, column {exc.colno}: {exc.msg})"
+            ) from None
     if isinstance(patch, dict):
         patch = [patch]
     try:
         ops = desired.prepare_patch(schema, patch)
     except ValidationError as exc:
         raise _validation_error(exc, name, "UPDATE") from exc
-    token = _api_params(schema, params, getattr(getattr(cloud, "config", None), "role_arn", None))
-    keys = _where_keys(tree, evaluate, tree.this.alias_or_name, "UPDATE", name)
-    events = [
-        cloud.update_resource(
-            schema.type_name,
-            str(ident),
-            ops,
-            region=str(reg),
-            client_token=token,
-            timeout_minutes=schema.timeout_minutes("update"),
+    token = _api_params(params, role_arn)
+    keys = _where_keys(tree, evaluate, spec, "UPDATE", name)
+    calls = [
+        MutationCall(
+            schema.type_name, str(reg), str(ident), ops, token, schema.timeout_minutes("update")
         )
         for reg in keys["region"]
         for ident in keys["identifier"]
     ]
-    columns, rows = _returning(tree, events, name)
+    return MutationPlan(name, calls)
+
+
+def run_update(tree: exp.Update, cloud: Any, evaluate: Evaluator, *, region: str) -> DmlOutcome:
+    """UpdateResource with the statement's PatchDocument."""
+    plan = prepare_update(tree, evaluate, region=region, role_arn=_session_role(cloud))
+    events = [
+        cloud.update_resource(
+            call.type_name,
+            call.identifier,
+            call.patch,
+            region=call.region,
+            client_token=call.client_token,
+            timeout_minutes=call.timeout_minutes,
+        )
+        for call in plan.calls
+    ]
+    columns, rows = _returning(tree, events, plan.name)
     return DmlOutcome(columns, rows, events[-1])
 
 
-def run_delete(tree: exp.Delete, cloud: Any, evaluate: Evaluator, *, region: str) -> DmlOutcome:
-    """DeleteResource for the statement's Identifier(s)."""
+def prepare_delete(tree: exp.Delete, evaluate: Evaluator, *, region: str) -> MutationPlan:
+    """Check a DELETE; no API call."""
     spec, name = _target(tree.this, "DELETE", region=region)
     schema = spec.schema
     assert schema is not None
-    keys = _where_keys(tree, evaluate, tree.this.alias_or_name, "DELETE", name)
-    events = [
-        cloud.delete_resource(
-            schema.type_name,
-            str(ident),
-            region=str(reg),
-            timeout_minutes=schema.timeout_minutes("delete"),
+    keys = _where_keys(tree, evaluate, spec, "DELETE", name)
+    calls = [
+        MutationCall(
+            schema.type_name, str(reg), str(ident), None, None, schema.timeout_minutes("delete")
         )
         for reg in keys["region"]
         for ident in keys["identifier"]
     ]
-    columns, rows = _returning(tree, events, name)
+    return MutationPlan(name, calls)
+
+
+def run_delete(tree: exp.Delete, cloud: Any, evaluate: Evaluator, *, region: str) -> DmlOutcome:
+    """DeleteResource for the statement's identifier(s). A resource already gone comes back
+    as its FAILED/NotFound event (callers that must fail on it check the event)."""
+    plan = prepare_delete(tree, evaluate, region=region)
+    events = [
+        cloud.delete_resource(
+            call.type_name,
+            call.identifier,
+            region=call.region,
+            timeout_minutes=call.timeout_minutes,
+        )
+        for call in plan.calls
+    ]
+    columns, rows = _returning(tree, events, plan.name)
     return DmlOutcome(columns, rows, events[-1])

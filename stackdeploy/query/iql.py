@@ -5,13 +5,18 @@ A query file holds one SQL block per *anchor*::
     /*+ exists, retries=3, retry_delay=5 */
     SELECT count(*) AS count FROM awscc.ec2.vpcs WHERE ...
 
-The rules are stackql-deploy's (../shared/docs/stackql-compat.md §4): an anchor line has
+The rules are stackql-deploy's (docs/engine.md describes the anchors): an anchor line has
 ``/*+`` as its first non-blank text and contains ``*/`` (the rest of that line is dropped);
 the body runs to the next anchor and is trimmed; text before the first anchor is ignored;
 the header is split on ``,`` into the lowercased name and ``k=v`` options. Where
 stackql-deploy silently settles something (duplicates, empty anchors, ``preflight`` next to
 ``exists``), the outcome is the same but a warning is recorded so ``stack-deploy`` can say so.
 Each block keeps the line where its body starts, so errors point into the file.
+
+:func:`read_query_file` is the one way to read a query file from disk: the file must stay
+inside the stack folder (no absolute path, ``..`` or symlink out of it), be UTF-8 text, and
+every anchor's template must compile; each failure is a :class:`QueryError` naming the file
+and line.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from stackdeploy.errors import QueryError
+from stackdeploy.errors import QueryError, TemplateError
+from stackdeploy.textfile import is_inside, read_text
 
 __all__ = [
     "ANCHOR_ALIASES",
@@ -31,6 +38,7 @@ __all__ = [
     "Anchor",
     "QueryFile",
     "parse_query_file",
+    "read_query_file",
     "split_statements",
 ]
 
@@ -219,6 +227,44 @@ def parse_query_file(text: str, *, file: str | None) -> QueryFile:
             header_line=header_line,
         )
     return result
+
+
+def read_query_file(path: Path, *, stack_dir: Path, display: str | None = None) -> QueryFile:
+    """Read, check and parse the query file at ``path`` of the stack in ``stack_dir``.
+
+    ``display`` is the path shown in messages (default ``str(path)``). Raises
+    :class:`~stackdeploy.errors.QueryError` naming ``display`` (and the line, where there is
+    one) when the file resolves outside ``stack_dir`` (through ``..``, an absolute path or a
+    symlink), cannot be read, is binary or not UTF-8, has an option that cannot be typed
+    (``retries=abc``), or an anchor whose template does not compile (syntax error, unknown
+    filter, nesting too deep). What stackql-deploy tolerates (unknown anchors, duplicates,
+    empty anchors) is accepted with a warning in ``QueryFile.warnings``.
+    """
+    shown = display or str(path)
+    if not is_inside(path, stack_dir):
+        raise QueryError(
+            f"the query file is outside the stack folder {stack_dir}",
+            file=shown,
+            hint="query files live under the stack's resources/ folder; copy it there",
+        )
+    if not path.exists():
+        raise QueryError("query file not found", file=shown)
+    text = read_text(path, display=shown, error=QueryError)
+    parsed = parse_query_file(text, file=shown)
+    # Imported here: templating pulls in Jinja, which parsing anchors alone does not need.
+    from stackdeploy.templating import check_syntax
+
+    for anchor in parsed:
+        try:
+            check_syntax(anchor.body, file=shown, line=anchor.line)
+        except TemplateError as exc:
+            raise QueryError(
+                f"anchor '{anchor.name}': {exc.bare_message}",
+                file=exc.file,
+                line=exc.line,
+                hint=exc.hint,
+            ) from None
+    return parsed
 
 
 def split_statements(sql: str) -> list[str]:

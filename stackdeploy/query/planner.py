@@ -4,8 +4,9 @@ Cloud Control cannot filter, so a SELECT is run in two steps: fetch the rows the
 (one GetResource per Identifier, a ListResources per region, ...) and let SQLite evaluate the
 statement over them. This module does the first half's thinking on the sqlglot tree:
 
-- :func:`awscc_tables` finds every ``awscc.<svc>.<res>`` reference, wherever it sits (CTEs,
-  joins, subqueries);
+- :func:`provider_tables` finds every ``<provider>.<svc>.<res>`` reference (``awscc``,
+  ``aws``, or any other provider, which the engine then refuses by name), wherever it sits
+  (CTEs, joins, subqueries);
 - :func:`pushdown` collects, for one reference, the ``column = constant`` and
   ``column IN (constants...)`` conjuncts that restrict it: those of the WHERE clause of the
   SELECT it belongs to and those of its own JOIN ... ON. Pushing a predicate only narrows what
@@ -18,7 +19,7 @@ Constants are evaluated by a callback (SQLite itself, in the engine), so ``'a' |
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -30,7 +31,7 @@ Evaluator = Callable[[exp.Expression], Any]
 
 @dataclass
 class TableRef:
-    """One ``awscc.<svc>.<res>`` reference in a statement."""
+    """One ``<provider>.<svc>.<res>`` reference in a statement."""
 
     node: exp.Table
     service: str  # "sagemaker"
@@ -38,10 +39,11 @@ class TableRef:
     alias: str  # the name columns are qualified with: the alias, else the resource name
     # lower-cased column name -> allowed values (intersection of every pushed predicate)
     keys: dict[str, list[Any]] = field(default_factory=dict)
+    provider: str = "awscc"
 
     @property
     def name(self) -> str:
-        return f"awscc.{self.service}.{self.resource}"
+        return f"{self.provider}.{self.service}.{self.resource}"
 
     @property
     def line(self) -> int | None:
@@ -54,12 +56,13 @@ def _ident_name(node: exp.Expression | None) -> str:
     return node.name if node is not None else ""
 
 
-def awscc_tables(statement: exp.Expression) -> list[TableRef]:
-    """Every ``awscc.<svc>.<res>`` table node in ``statement``, in source order."""
+def provider_tables(statement: exp.Expression) -> list[TableRef]:
+    """Every three-part (``<provider>.<svc>.<res>``) table node in ``statement``, in source
+    order. A table-valued function (``json_each(...)``) or a CTE name is never one."""
     refs: list[TableRef] = []
     for table in statement.find_all(exp.Table):
         catalog = _ident_name(table.args.get("catalog"))
-        if catalog.lower() != "awscc":
+        if not catalog or not table.db or not isinstance(table.this, exp.Identifier):
             continue
         alias = table.alias or table.name
         refs.append(
@@ -68,6 +71,7 @@ def awscc_tables(statement: exp.Expression) -> list[TableRef]:
                 service=table.db.lower(),
                 resource=table.name.lower(),
                 alias=alias,
+                provider=catalog.lower(),
             )
         )
     refs.sort(key=lambda r: (r.line or 0, _start(r.node)))
@@ -107,11 +111,19 @@ def _is_constant(node: exp.Expression) -> bool:
     )
 
 
-def _column_matches(column: exp.Column, alias: str | None, key_names: Iterable[str]) -> str | None:
+def _column_matches(
+    column: exp.Column,
+    alias: str | None,
+    key_names: Iterable[str],
+    exact: Mapping[str, str] | None = None,
+) -> str | None:
     """The lower-cased key name when ``column`` is one of the key columns of the table
-    called ``alias`` (unqualified columns match any table)."""
+    called ``alias`` (unqualified columns match any table). A key listed in ``exact`` matches
+    only when spelt exactly so (``Identifier``, where ``identifier`` names a property)."""
     name = column.name.lower()
     if name not in key_names:
+        return None
+    if exact and name in exact and column.name != exact[name]:
         return None
     qualifier = column.table
     if qualifier and (alias is None or qualifier.lower() != alias.lower()):
@@ -133,13 +145,29 @@ def _candidate_conditions(ref: TableRef) -> list[exp.Expression]:
     return found
 
 
-def pushdown(ref: TableRef, key_names: Iterable[str], evaluate: Evaluator) -> dict[str, list[Any]]:
+def pushdown(
+    ref: TableRef,
+    key_names: Iterable[str],
+    evaluate: Evaluator,
+    *,
+    matched: dict[str, list[exp.Expression]] | None = None,
+    exact: Mapping[str, str] | None = None,
+) -> dict[str, list[Any]]:
     """Constant values each key column of ``ref`` is restricted to, by equality or IN.
 
     Several predicates on one key intersect (``a = 1 AND a IN (1, 2)`` gives ``[1]``; an empty
-    list means no row can match). Keys without a predicate are absent from the result.
+    list means no row can match). Keys without a predicate are absent from the result. With
+    ``matched``, the predicate nodes that pinned each key are collected there; keys in
+    ``exact`` (lower-cased name -> spelling) match only their exact spelling.
     """
-    return key_values(_candidate_conditions(ref), key_names, evaluate, alias=ref.alias)
+    return key_values(
+        _candidate_conditions(ref),
+        key_names,
+        evaluate,
+        alias=ref.alias,
+        matched=matched,
+        exact=exact,
+    )
 
 
 def key_values(
@@ -149,10 +177,13 @@ def key_values(
     *,
     alias: str | None = None,
     leftover: list[exp.Expression] | None = None,
+    matched: dict[str, list[exp.Expression]] | None = None,
+    exact: Mapping[str, str] | None = None,
 ) -> dict[str, list[Any]]:
     """The key-column values that ``conditions`` (conjuncts) pin down; see :func:`pushdown`.
 
-    Conditions that pin nothing are appended to ``leftover`` when it is given.
+    Conditions that pin nothing are appended to ``leftover`` when it is given; those that pin
+    a key are collected per key in ``matched``.
     """
     names = {n.lower() for n in key_names}
     result: dict[str, list[Any]] = {}
@@ -162,10 +193,10 @@ def key_values(
         if isinstance(condition, exp.EQ):
             left, right = _node(condition.left), _node(condition.right)
             if isinstance(left, exp.Column) and _is_constant(right):
-                key = _column_matches(left, alias, names)
+                key = _column_matches(left, alias, names, exact)
                 values = [evaluate(right)] if key else []
             elif isinstance(right, exp.Column) and _is_constant(left):
-                key = _column_matches(right, alias, names)
+                key = _column_matches(right, alias, names, exact)
                 values = [evaluate(left)] if key else []
         elif (
             isinstance(condition, exp.In)
@@ -174,12 +205,14 @@ def key_values(
             and condition.expressions
             and all(_is_constant(e) for e in condition.expressions)
         ):
-            key = _column_matches(condition.this, alias, names)
+            key = _column_matches(condition.this, alias, names, exact)
             values = [evaluate(e) for e in condition.expressions] if key else []
         if key is None:
             if leftover is not None:
                 leftover.append(condition)
             continue
+        if matched is not None:
+            matched.setdefault(key, []).append(condition)
         values = [_hashable(v) for v in values if v is not None]  # `= NULL` matches nothing
         if key in result:
             result[key] = [v for v in result[key] if v in values]

@@ -79,10 +79,13 @@ class PlainProgress:
         name = event.resource
         if name is None:
             if event.state == "phase":
+                # Planning is quiet (its errors are the command's own error message); the
+                # phases that change something are announced.
                 if event.phase in ("applying", "deleting", "rolling back"):
                     self._total = event.count or 0
                     self._finished = 0
-                self._say(f"{event.phase}: {event.message}" if event.message else str(event.phase))
+                    if self._total or event.phase == "rolling back":
+                        self._say(f"{event.phase}: {event.message}")
             elif event.state in ("note", "interrupted"):
                 self._say(str(event.message))
             return
@@ -102,8 +105,8 @@ class PlainProgress:
             self._say(f"[{self._finished}/{total}] {name}: {event.message or event.action}{took}")
         elif event.state == "failed":
             self._running.pop(name, None)
-            where = " while planning" if event.phase == "planning" else ""
-            self._say(f"{name}: FAILED{where}: {event.message}")
+            if event.phase != "planning":  # planning errors end the command, all at once
+                self._say(f"{name}: FAILED: {event.message}")
         elif event.state in ("skipped", "not_started"):
             self._say(f"{name}: {event.state.replace('_', ' ')}: {event.message}")
 

@@ -10,6 +10,10 @@ Mutations are accepted synchronously (validation, patch application, create-only
 read-only checks happen before the call returns, as Cloud Control does) and finish
 asynchronously: the outcome is decided when the request is accepted and applied by
 :meth:`Store.settle` once the configured latency has passed.
+
+ListResources answers, by default, only the primary identifier properties of each resource
+(``list_mode="identifiers"``), as AWS does for many types, so a client that needs more must
+call GetResource and tests see the cost of doing so; ``list_mode="full"`` returns whole models.
 """
 
 from __future__ import annotations
@@ -33,6 +37,15 @@ LIST_PAGE_SIZE = 25  # what real ListResources pages hold, whatever MaxResults s
 REQUESTS_PAGE_SIZE = 20  # ListResourceRequests' documented default
 RETRY_AFTER_CAP = 5.0  # never ask a client to wait longer than this between polls
 PENDING_FRACTION = 0.2  # share of a request's latency spent PENDING before IN_PROGRESS
+LIST_MODES = ("identifiers", "full")
+# The schema handler each Cloud Control call needs (the names fault rules use).
+HANDLER_OF = {
+    "CreateResource": "CREATE",
+    "GetResource": "READ",
+    "UpdateResource": "UPDATE",
+    "DeleteResource": "DELETE",
+    "ListResources": "LIST",
+}
 
 
 class SandboxError(Exception):
@@ -47,10 +60,17 @@ class SandboxError(Exception):
 
 @dataclass(frozen=True)
 class Context:
-    """Who is calling: the account (from the access key) and the region (signature scope)."""
+    """Who is calling: the account (from the access key or the credentials STS issued), the
+    region (signature scope) and the caller's ARN and user id (what GetCallerIdentity says)."""
 
     account: str = DEFAULT_ACCOUNT
     region: str = "us-east-1"
+    arn: str = ""
+    user_id: str = ""
+
+    @property
+    def caller_arn(self) -> str:
+        return self.arn or f"arn:aws:iam::{self.account}:user/sandbox"
 
 
 @dataclass
@@ -176,6 +196,24 @@ def _read_only_given(schema: ResourceSchema, state: Any, path: tuple[str | int, 
     return hits
 
 
+def _identifier_properties(schema: ResourceSchema, model: dict[str, Any]) -> dict[str, Any]:
+    """Only the primary identifier properties of a model (what ListResources answers for
+    many types on AWS), nested ones kept at their place."""
+    result: dict[str, Any] = {}
+    for name in schema.primary_identifier:
+        parts = name.split("/")
+        value: Any = model
+        for part in parts:
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is None:
+            continue
+        node = result
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return result
+
+
 def _encode_token(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data, sort_keys=True).encode()).decode()
 
@@ -253,10 +291,14 @@ class Handlers:
         *,
         latency: float | Mapping[str, float] | Latency = 0.0,
         faults: Faults | None = None,
+        list_mode: str = "identifiers",
     ) -> None:
+        if list_mode not in LIST_MODES:
+            raise ValueError(f"list_mode must be one of {', '.join(LIST_MODES)}: {list_mode!r}")
         self.store = store
         self.latency = Latency.parse(latency)
         self.faults = faults if faults is not None else Faults()
+        self.list_mode = list_mode
 
     # ---------------------------------------------------------- dispatching
     def handle(self, operation: str, params: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
@@ -265,6 +307,20 @@ class Handlers:
             raise SandboxError("UnknownOperationException", f"Unknown operation {operation}")
         if self.faults.sync_throttle():
             raise SandboxError("Throttling", "Rate exceeded")
+        type_name = params.get("TypeName")
+        failure = self.faults.sync_failure(
+            HANDLER_OF.get(operation, operation), type_name if isinstance(type_name, str) else ""
+        )
+        if failure is not None:
+            code, message = failure
+            if message is None:
+                message = (
+                    f"User: {ctx.caller_arn} is not authorized to perform: "
+                    f"cloudformation:{operation}"
+                    + (f" on resource: {type_name}" if isinstance(type_name, str) else "")
+                    + f" (injected fault {code})"
+                )
+            raise SandboxError(code, message)
         self.store.settle()
         result: dict[str, Any] = method(params, ctx)
         return result
@@ -320,7 +376,11 @@ class Handlers:
 
     def _visible(self, schema: ResourceSchema, model: dict[str, Any]) -> dict[str, Any]:
         """What a read returns: the model without its write-only properties."""
-        return strip_paths(model, schema.write_only) if schema.write_only else model
+        # Copy only when there is something to remove: most models hold no write-only value,
+        # and the deep copy was most of a full ListResources page's cost.
+        if any(p[0] in model and values_at(model, p) for p in schema.write_only):
+            return strip_paths(model, schema.write_only)
+        return model
 
     def _idempotent(
         self, params: Mapping[str, Any], ctx: Context, fingerprint: str, now: float
@@ -361,6 +421,11 @@ class Handlers:
         """Record an accepted mutation and return its first ProgressEvent."""
         type_name = schema.type_name
         with self.store.atomic():
+            # Again inside the write transaction: two identical requests racing (a client
+            # retrying after a lost answer) must not both be recorded.
+            previous = self._idempotent(params, ctx, fingerprint, now)
+            if previous is not None:
+                return {"ProgressEvent": self.progress_event(previous, now)}
             busy = self.store.in_flight(ctx.account, ctx.region, type_name, identifier, now)
             if busy is not None:
                 raise SandboxError(
@@ -639,12 +704,13 @@ class Handlers:
             if all(row.properties.get(k) == v for k, v in filters.items())
         ]
         page = rows[:limit]
+        describe = self._visible if self.list_mode == "full" else _identifier_properties
         result: dict[str, Any] = {
             "TypeName": schema.type_name,
             "ResourceDescriptions": [
                 {
                     "Identifier": row.identifier,
-                    "Properties": json.dumps(self._visible(schema, row.properties)),
+                    "Properties": json.dumps(describe(schema, row.properties)),
                 }
                 for row in page
             ],

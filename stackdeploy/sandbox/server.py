@@ -1,50 +1,93 @@
-"""The sandbox's HTTP server: AWS Cloud Control (JSON 1.0) and Tagging GetResources (JSON 1.1).
+"""The sandbox's HTTP server: AWS Cloud Control (JSON 1.0), Tagging GetResources (JSON 1.1)
+and STS AssumeRole / GetCallerIdentity (query protocol), all on one port.
 
-Every call is ``POST /`` with an ``X-Amz-Target`` header, exactly as botocore sends it, so an
-unmodified boto3 client or the AWS CLI works with ``endpoint_url=`` /
-``AWS_ENDPOINT_URL_CLOUDCONTROL``. Errors go back as AWS sends them (HTTP 400, a ``__type``
-naming the exception) so botocore raises its modelled exceptions.
+Every Cloud Control and Tagging call is ``POST /`` with an ``X-Amz-Target`` header, exactly as
+botocore sends it, so an unmodified boto3 client or the AWS CLI works with ``endpoint_url=`` /
+``AWS_ENDPOINT_URL_CLOUDCONTROL``; STS calls are form-encoded posts without that header.
+Errors go back as AWS sends them (HTTP 400, a ``__type`` naming the exception, or an XML
+``ErrorResponse`` for STS) so botocore raises its modelled exceptions.
 
-The caller's region comes from the SigV4 credential scope of the ``Authorization`` header; the
-account is the access key when it is a 12-digit number and the server's default account
-otherwise, so tests can keep separate state by using separate keys. Signatures are not checked.
+The caller's region comes from the SigV4 credential scope of the ``Authorization`` header. The
+account is the one STS AssumeRole issued the access key for; else the access key itself when it
+is a 12-digit number; else the server's default account, so tests keep separate state by using
+separate keys. Signatures are not checked; the session token of issued credentials and their
+expiry are.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import os
 import re
 import socket
+import struct
 import sys
 import threading
+import time
 import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
+from stackdeploy.errors import UsageError
 from stackdeploy.sandbox.faults import Faults
-from stackdeploy.sandbox.handlers import DEFAULT_ACCOUNT, Context, Handlers, Latency, SandboxError
-from stackdeploy.sandbox.store import Store
+from stackdeploy.sandbox.handlers import (
+    DEFAULT_ACCOUNT,
+    HANDLER_OF,
+    LIST_MODES,
+    Context,
+    Handlers,
+    Latency,
+    SandboxError,
+)
+from stackdeploy.sandbox.store import CredentialRow, Store
 
 CLOUDCONTROL_PREFIX = "CloudApiService."
 TAGGING_PREFIX = "ResourceGroupsTaggingAPI_20170126."
 CLOUDCONTROL_NAMESPACE = "com.amazonaws.cloudapiservice"
 TAGGING_NAMESPACE = "com.amazonaws.resourcegroupstaggingapi"
 DEFAULT_REGION = "us-east-1"
+LIST_MODE_ENV_VAR = "STACK_DEPLOY_SANDBOX_LIST_MODE"
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/")
+_FORM = "application/x-www-form-urlencoded"
 
 
-def context_from_headers(headers: Any, default_account: str) -> Context:
-    """Account and region of a request, from its SigV4 ``Authorization`` header."""
-    match = _CREDENTIAL.search(headers.get("Authorization") or "")
-    if not match:
-        return Context(default_account, DEFAULT_REGION)
-    access_key, region = match.group(1), match.group(2)
-    account = access_key if re.fullmatch(r"\d{12}", access_key) else default_account
-    return Context(account, region)
+class CredentialError(Exception):
+    """Credentials the sandbox issued, used after expiry or without their session token."""
+
+    def __init__(self, expired: bool) -> None:
+        super().__init__("expired" if expired else "invalid")
+        self.expired = expired
+
+    def json_error(self) -> tuple[str, str]:
+        if self.expired:
+            return "ExpiredTokenException", "The security token included in the request is expired"
+        return (
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        )
+
+    def sts_error(self) -> tuple[str, str]:
+        if self.expired:
+            return "ExpiredToken", "The security token included in the request is expired"
+        return "InvalidClientTokenId", "The security token included in the request is invalid."
+
+
+def list_mode_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """The ListResources mode named by ``STACK_DEPLOY_SANDBOX_LIST_MODE`` (default identifiers)."""
+    value = (environ if environ is not None else os.environ).get(LIST_MODE_ENV_VAR, "")
+    mode = value.strip().lower() or "identifiers"
+    if mode not in LIST_MODES:
+        raise UsageError(
+            f"{LIST_MODE_ENV_VAR}={value!r} is not a ListResources mode",
+            hint=f"use one of: {', '.join(LIST_MODES)}",
+        )
+    return mode
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -93,7 +136,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             sys.stderr.write("sandbox: " + (format % args) + "\n")
 
     def _send(self, status: int, body: dict[str, Any], content_type: str) -> None:
-        data = json.dumps(body).encode()
+        self._send_bytes(status, json.dumps(body).encode(), content_type)
+
+    def _send_bytes(self, status: int, data: bytes, content_type: str) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -107,43 +152,112 @@ class _RequestHandler(BaseHTTPRequestHandler):
             200, {"service": "stack-deploy sandbox", "status": "running"}, "application/json"
         )
 
+    def _reset(self) -> None:
+        """Drop the connection without answering, with a TCP reset as a failing peer does."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            # Linger on with a zero time-out: close() sends RST instead of FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # The descriptor is only released (and the RST sent) once no file wraps the socket.
+        with contextlib.suppress(OSError):
+            self.rfile.close()
+            self.wfile.close()
+            self.connection.close()
+        # What the request loop still flushes and closes after this handler returns.
+        self.rfile, self.wfile = io.BytesIO(), io.BytesIO()
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         target = self.headers.get("X-Amz-Target", "")
+        if not target and (self.headers.get("Content-Type") or "").startswith(_FORM):
+            self._query_protocol(raw)
+            return
         sandbox = self.server.sandbox
         if target.startswith(TAGGING_PREFIX):
             namespace, content_type = TAGGING_NAMESPACE, "application/x-amz-json-1.1"
         else:
             namespace, content_type = CLOUDCONTROL_NAMESPACE, "application/x-amz-json-1.0"
+        operation = target.rpartition(".")[2]
+        params: Any = None
+        problem = "The request body must be a JSON object"
         try:
-            try:
-                params = json.loads(raw or b"{}")
-            except ValueError as exc:
-                raise SandboxError("SerializationException", f"Malformed JSON body: {exc}") from exc
+            params = json.loads(raw or b"{}")
+        except ValueError as exc:
+            problem = f"Malformed JSON body: {exc}"
+        type_name = params.get("TypeName") if isinstance(params, dict) else None
+        fault_key = (
+            HANDLER_OF.get(operation, operation),
+            type_name if isinstance(type_name, str) else "",
+        )
+        if sandbox.faults.connection_reset("before", *fault_key):
+            self._reset()
+            return
+        try:
             if not isinstance(params, dict):
-                raise SandboxError("SerializationException", "The request body must be an object")
-            ctx = context_from_headers(self.headers, sandbox.account_id)
+                raise SandboxError("SerializationException", problem)
+            ctx = sandbox.context(self.headers)
             body = sandbox.dispatch(target, params, ctx)
-            self._send(200, body, content_type)
+            status = 200
         except SandboxError as exc:
-            error = {"__type": f"{namespace}#{exc.code}", "Message": exc.message}
-            self._send(exc.status, error, content_type)
+            status, body = exc.status, {"__type": f"{namespace}#{exc.code}", "Message": exc.message}
+        except CredentialError as exc:
+            code, message = exc.json_error()
+            status, body = 403, {"__type": code, "message": message}
         except Exception as exc:  # a sandbox bug: answer like AWS's 500 and say why on stderr
             traceback.print_exc(file=sys.stderr)
-            error = {
-                "__type": f"{namespace}#ServiceInternalErrorException",
-                "Message": f"Sandbox internal error: {type(exc).__name__}: {exc}",
-            }
-            self._send(500, error, content_type)
+            status, body = (
+                500,
+                {
+                    "__type": f"{namespace}#ServiceInternalErrorException",
+                    "Message": f"Sandbox internal error: {type(exc).__name__}: {exc}",
+                },
+            )
+        if sandbox.faults.connection_reset("after", *fault_key):
+            self._reset()
+            return
+        self._send(status, body, content_type)
+
+    def _query_protocol(self, raw: bytes) -> None:
+        """An STS call: form-encoded parameters in, XML out."""
+        from stackdeploy.sandbox import sts
+
+        sandbox = self.server.sandbox
+        params = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        action = params.get("Action", "")
+        if sandbox.faults.connection_reset("before", action, ""):
+            self._reset()
+            return
+        try:
+            ctx = sandbox.context(self.headers)
+            name, result = sts.handle(sandbox.store, sandbox.faults, params, ctx)
+            status, data = 200, sts.response(name, result)
+        except sts.StsError as exc:
+            status, data = exc.status, sts.error_response(exc.code, exc.message)
+        except CredentialError as exc:
+            status, data = 403, sts.error_response(*exc.sts_error())
+        except Exception as exc:
+            traceback.print_exc(file=sys.stderr)
+            message = f"Sandbox internal error: {type(exc).__name__}: {exc}"
+            status, data = 500, sts.error_response("InternalFailure", message)
+        if sandbox.faults.connection_reset("after", action, ""):
+            self._reset()
+            return
+        self._send_bytes(status, data, "text/xml")
 
 
 class SandboxServer:
     """A local Cloud Control endpoint: ``with SandboxServer() as s: boto3...(endpoint_url=s.url)``.
 
     ``state_path=None`` keeps state in memory; otherwise it is a SQLite file (parent folders
-    created). ``latency`` is seconds per mutation, or a mapping (see
+    created; a file that cannot serve raises :class:`~stackdeploy.sandbox.store.StateFileError`).
+    ``latency`` is seconds per mutation, or a mapping (see
     :class:`~stackdeploy.sandbox.handlers.Latency`). ``faults`` can be changed while serving.
+    ``list_mode`` is what ListResources returns: ``"identifiers"`` (the primary identifier
+    properties only, as AWS does for many types) or ``"full"`` (whole models); ``None`` reads
+    ``STACK_DEPLOY_SANDBOX_LIST_MODE`` (default identifiers). ``clock`` replaces ``time.time``
+    (tests; ``sandbox serve --clock-offset``). Requests whose end passed while no server ran
+    are completed as the server starts.
     """
 
     def __init__(
@@ -156,13 +270,29 @@ class SandboxServer:
         account_id: str = DEFAULT_ACCOUNT,
         faults: Faults | None = None,
         verbose: bool = False,
+        list_mode: str | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
-        self.store = Store(state_path)
-        self.faults = faults if faults is not None else Faults()
-        self.handlers = Handlers(self.store, latency=latency, faults=self.faults)
-        self.account_id = account_id
-        self.verbose = verbose
-        self._httpd = _HTTPServer((host, port), self)
+        mode = list_mode_from_env() if list_mode is None else list_mode
+        if mode not in LIST_MODES:
+            raise UsageError(
+                f"list_mode {mode!r} is not a ListResources mode",
+                hint=f"use one of: {', '.join(LIST_MODES)}",
+            )
+        self.store = Store(state_path, clock=clock or time.time)
+        try:
+            self.store.settle()
+            self.faults = faults if faults is not None else Faults()
+            self.handlers = Handlers(
+                self.store, latency=latency, faults=self.faults, list_mode=mode
+            )
+            self.account_id = account_id
+            self.verbose = verbose
+            self._credentials: dict[str, CredentialRow] = {}
+            self._httpd = _HTTPServer((host, port), self)
+        except BaseException:
+            self.store.close()
+            raise
         self._thread: threading.Thread | None = None
         self._closed = False
         self._serving = False
@@ -177,6 +307,16 @@ class SandboxServer:
         self.handlers.latency = Latency.parse(value)
 
     @property
+    def list_mode(self) -> str:
+        return self.handlers.list_mode
+
+    @list_mode.setter
+    def list_mode(self, value: str) -> None:
+        if value not in LIST_MODES:
+            raise ValueError(f"list_mode must be one of {', '.join(LIST_MODES)}: {value!r}")
+        self.handlers.list_mode = value
+
+    @property
     def host(self) -> str:
         return str(self._httpd.server_address[0])
 
@@ -188,6 +328,34 @@ class SandboxServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    # ------------------------------------------------------------ identity
+    def context(self, headers: Any) -> Context:
+        """Account, region and caller of a request, from its SigV4 ``Authorization`` header
+        (and ``X-Amz-Security-Token`` for credentials issued by AssumeRole)."""
+        match = _CREDENTIAL.search(headers.get("Authorization") or "")
+        if not match:
+            return Context(self.account_id, DEFAULT_REGION)
+        access_key, region = match.group(1), match.group(2)
+        if access_key.startswith("ASIA"):
+            issued = self._issued(access_key)
+            if issued is not None:
+                if headers.get("X-Amz-Security-Token") != issued.session_token:
+                    raise CredentialError(expired=False)
+                if self.store.clock() >= issued.expires_at:
+                    raise CredentialError(expired=True)
+                return Context(issued.account, region, issued.arn, issued.user_id)
+        account = access_key if re.fullmatch(r"\d{12}", access_key) else self.account_id
+        return Context(account, region)
+
+    def _issued(self, access_key: str) -> CredentialRow | None:
+        """Credentials issued by AssumeRole (by this process or another on the same state)."""
+        found = self._credentials.get(access_key)
+        if found is None:
+            found = self.store.get_credentials(access_key)
+            if found is not None:
+                self._credentials[access_key] = found  # rows never change once written
+        return found
+
     # ------------------------------------------------------------ dispatch
     def dispatch(self, target: str, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
         """Run one API call named by its ``X-Amz-Target``."""
@@ -196,6 +364,15 @@ class SandboxServer:
         if target == TAGGING_PREFIX + "GetResources":
             from stackdeploy.sandbox.tagging import get_resources
 
+            failure = self.faults.sync_failure("GetResources", "")
+            if failure is not None:
+                code, message = failure
+                raise SandboxError(
+                    code,
+                    message
+                    or f"User: {ctx.caller_arn} is not authorized to perform: "
+                    f"tag:GetResources (injected fault {code})",
+                )
             return get_resources(self.store, params, ctx)
         raise SandboxError("UnknownOperationException", f"Unknown operation {target!r}")
 

@@ -1,8 +1,11 @@
-"""SQLite state of the sandbox: resources and resource requests, per account and region.
+"""SQLite state of the sandbox: resources, resource requests and issued STS credentials.
 
 The sandbox keeps everything in one SQLite database (a file, default
 ``.stack-deploy/sandbox.db``, or memory). WAL mode and a busy time-out let one server and
-several CLI processes (``sandbox list``, ``sandbox reset``) use the same file in turn.
+several CLI processes (``sandbox list``, ``sandbox reset``) use the same file in turn. A file
+that is not a sandbox state file (not SQLite, another program's database, a directory, a
+read-only location) is refused with a :class:`StateFileError` naming it, before anything is
+written.
 
 Requests are asynchronous without any background thread: a request row records when it was
 made, when it stops being PENDING and when it ends (``end_at``; NULL for a request that never
@@ -14,7 +17,9 @@ read calls ``settle`` first, so the state seen is always the state at "now".
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -24,12 +29,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stackdeploy.errors import StackDeployError
+
 DEFAULT_STATE_PATH = Path(".stack-deploy") / "sandbox.db"
 # Cloud Control keeps requests for 7 days; ClientTokens are honoured for 36 hours.
 REQUEST_RETENTION_SECONDS = 7 * 24 * 3600
 CLIENT_TOKEN_SECONDS = 36 * 3600
 _PURGE_EVERY_SECONDS = 60.0
-SCHEMA_VERSION = 1
+# 1: resources and requests; 2: adds the credentials issued by STS AssumeRole.
+SCHEMA_VERSION = 2
+_STATE_HINT = (
+    "delete or move it, or choose another state file "
+    "(--state for `sandbox` commands, --sandbox-state for the others)"
+)
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -68,9 +80,40 @@ CREATE INDEX IF NOT EXISTS requests_resource
     ON requests (account, region, type_name, identifier);
 CREATE INDEX IF NOT EXISTS requests_client_token ON requests (account, region, client_token);
 CREATE INDEX IF NOT EXISTS requests_created ON requests (account, region, created_at);
+CREATE TABLE IF NOT EXISTS credentials (
+    access_key_id TEXT PRIMARY KEY,
+    secret_access_key TEXT NOT NULL,
+    session_token TEXT NOT NULL,
+    account TEXT NOT NULL,
+    arn TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
 """
 
 FINAL_STATUSES = frozenset({"SUCCESS", "FAILED", "CANCEL_COMPLETE"})
+
+
+class StateFileError(StackDeployError):
+    """The sandbox state file cannot be used: not SQLite, not the sandbox's, not writable."""
+
+
+@dataclass(frozen=True)
+class CredentialRow:
+    """Temporary credentials issued by the sandbox's STS AssumeRole."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    account: str
+    arn: str  # arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION
+    user_id: str  # AROA...:SESSION
+    created_at: float
+    expires_at: float
+
+
+_CREDENTIAL_COLUMNS = tuple(CredentialRow.__dataclass_fields__)
 
 
 @dataclass
@@ -142,32 +185,106 @@ class Store:
     ) -> None:
         self.path = Path(path) if path is not None else None
         self.clock = clock
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            target = str(self.path)
-        else:
-            target = ":memory:"
-        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in atomic()).
-        self._conn = sqlite3.connect(
-            target, timeout=30.0, isolation_level=None, check_same_thread=False
-        )
         self._lock = threading.RLock()
         self._depth = 0
         self._last_purge = 0.0
-        with self._lock:
-            if self.path is not None:
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA busy_timeout=30000")
-            with self.atomic():
-                # One statement at a time: executescript() would commit the transaction.
-                for statement in _DDL.split(";"):
-                    if statement.strip():
-                        self._conn.execute(statement)
-                self._conn.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
+        if self.path is None:
+            self._conn = self._connect(":memory:")
+            self._initialise()
+            return
+        if self.path.is_dir():
+            raise StateFileError(
+                f"{self.path}: is a directory, not a sandbox state file", hint=_STATE_HINT
+            )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise self._explain(exc) from exc
+        try:
+            self._conn = self._connect(str(self.path))
+        except sqlite3.Error as exc:
+            raise self._explain(exc) from exc
+        try:
+            self._check_owner()
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._initialise()
+        except (sqlite3.Error, StateFileError) as exc:
+            self._conn.close()
+            if isinstance(exc, StateFileError):
+                raise
+            raise self._explain(exc) from exc
+
+    @staticmethod
+    def _connect(target: str) -> sqlite3.Connection:
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in atomic()).
+        conn = sqlite3.connect(target, timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    def _initialise(self) -> None:
+        with self._lock, self.atomic():
+            # One statement at a time: executescript() would commit the transaction.
+            for statement in _DDL.split(";"):
+                if statement.strip():
+                    self._conn.execute(statement)
+            # Tables added by later versions are created above (IF NOT EXISTS), so moving
+            # an older file forward is only a matter of recording the new version.
+            self._conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+
+    def _check_owner(self) -> None:
+        """Refuse an SQLite database that is not a sandbox state file (or is a newer one)."""
+        tables = {
+            row[0]
+            for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        if not tables:
+            return  # a new (or empty) file: ours to initialise
+        version = None
+        if "meta" in tables and "resources" in tables:
+            rows = self._conn.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchall()
+            version = rows[0][0] if rows else None
+        if version is None or not str(version).isdigit():
+            raise StateFileError(
+                f"{self.path}: is an SQLite database but not a sandbox state file "
+                f"(it holds the tables {', '.join(sorted(tables)[:5])})",
+                hint=_STATE_HINT,
+            )
+        if int(version) > SCHEMA_VERSION:
+            raise StateFileError(
+                f"{self.path}: was written by a newer stack-deploy (state format {version}, "
+                f"this version reads up to {SCHEMA_VERSION})",
+                hint="upgrade stack-deploy, or " + _STATE_HINT,
+            )
+
+    def _explain(self, exc: BaseException) -> StateFileError:
+        """One clear line for why the state file cannot be opened."""
+        path = self.path
+        name = getattr(exc, "sqlite_errorname", "")
+        text = str(exc)
+        if name == "SQLITE_NOTADB" or "not a database" in text:
+            return StateFileError(
+                f"{path}: is not a sandbox state file (not an SQLite database)", hint=_STATE_HINT
+            )
+        if _read_only(path) or "readonly" in text or isinstance(exc, PermissionError):
+            return StateFileError(
+                f"{path}: the sandbox state file cannot be written (read-only location)",
+                hint="choose a writable location with --state / --sandbox-state, "
+                "or make the file and its folder writable",
+            )
+        if isinstance(exc, OSError):
+            return StateFileError(
+                f"{path}: cannot create the sandbox state file: {exc.strerror or exc}",
+                hint=_STATE_HINT,
+            )
+        return StateFileError(
+            f"{path}: cannot open the sandbox state file: {text}", hint=_STATE_HINT
+        )
 
     # ------------------------------------------------------------ plumbing
     def close(self) -> None:
@@ -232,6 +349,11 @@ class Store:
             if purge:
                 conn.execute(
                     "DELETE FROM requests WHERE created_at < ?",
+                    (now - REQUEST_RETENTION_SECONDS,),
+                )
+                # Expired keys are kept a while so their use says "expired", not "invalid".
+                conn.execute(
+                    "DELETE FROM credentials WHERE expires_at < ?",
                     (now - REQUEST_RETENTION_SECONDS,),
                 )
                 self._last_purge = now
@@ -367,6 +489,22 @@ class Store:
                 "UPDATE requests SET canceled_at = ?, applied = 1 WHERE token = ?", (now, token)
             )
 
+    # ---------------------------------------------------------- credentials
+    def add_credentials(self, credentials: CredentialRow) -> None:
+        marks = ", ".join("?" for _ in _CREDENTIAL_COLUMNS)
+        with self.atomic() as conn:
+            conn.execute(
+                f"INSERT INTO credentials ({', '.join(_CREDENTIAL_COLUMNS)}) VALUES ({marks})",
+                tuple(getattr(credentials, c) for c in _CREDENTIAL_COLUMNS),
+            )
+
+    def get_credentials(self, access_key_id: str) -> CredentialRow | None:
+        rows = self._query(
+            f"SELECT {', '.join(_CREDENTIAL_COLUMNS)} FROM credentials WHERE access_key_id = ?",
+            (access_key_id,),
+        )
+        return CredentialRow(*rows[0]) if rows else None
+
     # ---------------------------------------------------------------- admin
     def counts(self) -> dict[str, int]:
         resources = self._query("SELECT COUNT(*) FROM resources")[0][0]
@@ -374,9 +512,25 @@ class Store:
         return {"resources": int(resources), "requests": int(requests)}
 
     def reset(self) -> dict[str, int]:
-        """Delete every resource and request; return how many of each there were."""
+        """Delete every resource and request; return how many of each there were.
+
+        Credentials issued by AssumeRole are kept: clients holding them go on working."""
         with self.atomic() as conn:
             before = self.counts()
             conn.execute("DELETE FROM resources")
             conn.execute("DELETE FROM requests")
         return before
+
+
+def _read_only(path: Path | None) -> bool:
+    """Whether ``path`` (or the folder it would be created in) cannot be written."""
+    if path is None:
+        return False
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    with contextlib.suppress(OSError):
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return True
+    target = path if path.exists() else folder
+    return not os.access(target, os.W_OK)

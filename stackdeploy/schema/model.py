@@ -177,9 +177,11 @@ class ResourceSchema:
         """True when tags are an object ``{key: value}`` rather than a list of Key/Value."""
         if self.tag_property is None:
             return False
-        node = self.resolve(self.properties[self.tag_property])
-        return node.get("type") == "object" or (
-            "patternProperties" in node and node.get("type") != "array"
+        node = self.properties[self.tag_property]
+        types = self.node_types(node)
+        # Glue and Greengrass say ["object", "string"] (a map or its JSON text).
+        return ("object" in types and "array" not in types) or (
+            "patternProperties" in self.resolve(node) and "array" not in types
         )
 
     # ------------------------------------------------------------- handlers

@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import importlib.util
 import json
+import logging
 import re
 import threading
 from functools import lru_cache
@@ -29,7 +30,9 @@ from typing import Any
 
 from stackdeploy.errors import TypeNotFoundError
 from stackdeploy.schema.model import ResourceSchema
-from stackdeploy.schema.naming import awscc_table
+from stackdeploy.schema.naming import awscc_service_name, awscc_table, legacy_awscc_resource_name
+
+log = logging.getLogger(__name__)
 
 DEFAULT_REGION = "us-east-1"
 _PROVIDER_ENTRY = re.compile(r'"([A-Za-z0-9]+::[A-Za-z0-9:]+|Module)"\s*:\s*"([0-9a-f]+)"')
@@ -99,6 +102,7 @@ class Registry:
         self._cache: dict[str, ResourceSchema] = {}
         self._lock = threading.Lock()
         self._awscc: dict[str, str] | None = None
+        self._legacy: dict[str, str] | None = None
         self._lower: dict[str, str] | None = None
 
     def type_names(self) -> list[str]:
@@ -113,6 +117,18 @@ class Registry:
         if self._awscc is None:
             self._awscc = {awscc_table(t): t for t in self._index}
         return self._awscc
+
+    def legacy_index(self) -> dict[str, str]:
+        """Split spellings an earlier stack-deploy used (``awscc.appsync.graph_ql_apis``) ->
+        type name, for the types whose provider name differs (``graphql_apis``)."""
+        if self._legacy is None:
+            legacy: dict[str, str] = {}
+            for type_name in self._index:
+                old = legacy_awscc_resource_name(type_name)
+                if old is not None:
+                    legacy[f"awscc.{awscc_service_name(type_name)}.{old}"] = type_name
+            self._legacy = legacy
+        return self._legacy
 
     def resolve_type_name(self, name: str) -> str:
         """Accept ``AWS::S3::Bucket``, ``awscc.s3.buckets``, ``awscc.s3.buckets_list_only``,
@@ -134,6 +150,10 @@ class Registry:
                 table = "awscc." + table
             found = self.awscc_index().get(table)
             if found:
+                return found
+            found = self.legacy_index().get(table)
+            if found:
+                _legacy_notice(table, awscc_table(found))
                 return found
         raise self._not_found(text)
 
@@ -161,6 +181,19 @@ class Registry:
         with self._lock:
             self._cache.setdefault(type_name, schema)
         return self._cache[type_name]
+
+
+_noticed: set[str] = set()
+_noticed_lock = threading.Lock()
+
+
+def _legacy_notice(used: str, name: str) -> None:
+    """One warning per process and spelling: the table works, under another name."""
+    with _noticed_lock:
+        if used in _noticed:
+            return
+        _noticed.add(used)
+    log.warning("%s is spelt %s by stackql; use that name", used, name)
 
 
 _registries: dict[str, Registry] = {}

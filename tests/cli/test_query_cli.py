@@ -201,3 +201,45 @@ def test_endpoint_url(sandbox_server: SandboxServer) -> None:
         "json",
     )
     assert json.loads(listed.stdout) == [{"bucket_name": "remote"}]
+
+
+def test_old_split_table_spelling_works_with_one_notice(state: str) -> None:
+    from stackdeploy.schema import registry
+
+    registry._noticed.discard("awscc.appsync.graph_ql_apis")
+    old = query(
+        "INSERT INTO awscc.appsync.graph_ql_apis (Name, AuthenticationType, region) "
+        "SELECT 'legacy-api', 'API_KEY', 'us-east-1'",
+        state=state,
+    )
+    assert old.exit_code == 0, explain(old)
+    notices = [line for line in old.stderr.splitlines() if "graph_ql_apis" in line]
+    assert notices == [
+        "WARNING awscc.appsync.graph_ql_apis is spelt awscc.appsync.graphql_apis by stackql; "
+        "use that name"
+    ]
+    new = query(
+        "SELECT name FROM awscc.appsync.graphql_apis WHERE region = 'us-east-1'",
+        "--output",
+        "json",
+        state=state,
+    )
+    assert new.exit_code == 0, explain(new)
+    assert json.loads(new.stdout) == [{"name": "legacy-api"}]
+    assert "WARNING" not in new.stderr
+
+
+def test_sql_that_is_not_utf8_is_one_line(state: str, tmp_path: Path) -> None:
+    path = tmp_path / "latin1.iql"
+    path.write_bytes("SELECT 1;\nSELECT 'caf\xe9'".encode("latin-1"))
+    result = query("--file", str(path), state=state)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: {path}:2: not UTF-8 text: byte 0xe9 at column 12 cannot be decoded "
+        "(Latin-1 or another encoding?) (hint: save the file as UTF-8 text)"
+    )
+    piped = CliRunner().invoke(
+        main, ["query", "--sandbox", "--sandbox-state", state, "-"], input=b"SELECT \xff"
+    )
+    assert piped.exit_code == 1
+    assert "<stdin>:1: not UTF-8 text: byte 0xff at column 8" in piped.stderr

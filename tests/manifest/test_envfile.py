@@ -56,3 +56,26 @@ def test_process_environment_is_neither_read_nor_written(
     assert values == {"FILE_ONLY": "1"}
     assert "FILE_ONLY" not in os.environ
     assert dict(os.environ) == before
+
+
+def test_env_file_errors_name_the_line(tmp_path: Path) -> None:
+    from stackdeploy.errors import EnvFileError
+
+    (tmp_path / ".env").write_bytes(b"A=1\nB=caf\xe9\n")
+    with pytest.raises(EnvFileError, match=r"^\.env:2: not UTF-8 text"):
+        load_env_vars(cwd=tmp_path)
+    (tmp_path / ".env").write_text('A=1\nB="open\n')
+    with pytest.raises(EnvFileError, match=r"^\.env:2: cannot read 'B=\"open' as KEY=VALUE"):
+        load_env_vars(cwd=tmp_path)
+
+
+def test_a_default_env_folder_is_skipped_but_an_explicit_one_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / ".env").mkdir()  # a virtualenv called .env
+    assert load_env_vars(overrides={"A": "1"}, cwd=tmp_path) == {"A": "1"}
+    with pytest.raises(UsageError, match="is a folder"):
+        load_env_vars(".env", cwd=tmp_path)
+
+
+def test_e_values_must_be_utf8() -> None:
+    with pytest.raises(UsageError, match="is not UTF-8 text"):
+        parse_env_overrides(["OWNER=Jos\udce9"])

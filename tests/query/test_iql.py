@@ -267,3 +267,71 @@ SPLIT_CASES = [
 @pytest.mark.parametrize(("sql", "expected"), SPLIT_CASES)
 def test_split_statements(sql: str, expected: list[str]) -> None:
     assert split_statements(sql) == expected
+
+
+# -- read_query_file: the one way a query file is read from disk ------------------------------
+
+
+def _stack(tmp_path: Path) -> Path:
+    stack = tmp_path / "stack"
+    (stack / "resources").mkdir(parents=True)
+    return stack
+
+
+def test_read_query_file_parses_a_good_file(tmp_path: Path) -> None:
+    from stackdeploy.query.iql import read_query_file
+
+    stack = _stack(tmp_path)
+    path = stack / "resources" / "q.iql"
+    path.write_bytes(b"\xef\xbb\xbf/*+ exists */\nSELECT 1 AS count -- caf\xc3\xa9\n")
+    parsed = read_query_file(path, stack_dir=stack, display="stack/resources/q.iql")
+    assert parsed.file == "stack/resources/q.iql"
+    assert parsed.get("exists") is not None and parsed.get("exists").line == 2  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            b"/*+ exists */\nSELECT 1 -- caf\xe9\n",
+            "q.iql:2: not UTF-8 text: byte 0xe9 at column 16 cannot be decoded",
+        ),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "q.iql:3: this is a binary file, not text"),
+        ("/*+ exists */\nSELECT 1\n".encode("utf-16"), "q.iql:1: this file is UTF-16 text"),
+        (b"/*+ exists, retries=abc */\nSELECT 1\n", "q.iql:1: anchor 'exists': option retries"),
+        (
+            b"/*+ exists */\nSELECT 1\n/*+ create */\nSELECT '{{ x | nosuch }}'\n",
+            "q.iql:4: anchor 'create': template syntax error: No filter named 'nosuch'",
+        ),
+    ],
+)
+def test_read_query_file_errors_name_the_file_and_line(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    from stackdeploy.errors import QueryError
+    from stackdeploy.query.iql import read_query_file
+
+    stack = _stack(tmp_path)
+    path = stack / "resources" / "q.iql"
+    path.write_bytes(content)
+    with pytest.raises(QueryError) as info:
+        read_query_file(path, stack_dir=stack, display="q.iql")
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_read_query_file_refuses_paths_outside_the_stack(tmp_path: Path) -> None:
+    from stackdeploy.errors import QueryError
+    from stackdeploy.query.iql import read_query_file
+
+    stack = _stack(tmp_path)
+    outside = tmp_path / "outside.iql"
+    outside.write_text("/*+ exists */\nSELECT 1\n")
+    link = stack / "resources" / "link.iql"
+    link.symlink_to(outside)
+    for path in (outside, stack / "resources" / ".." / ".." / "outside.iql", link):
+        with pytest.raises(QueryError, match="outside the stack folder"):
+            read_query_file(path, stack_dir=stack)
+    inside = stack / "resources" / "inside.iql"
+    inside.symlink_to(stack / "resources" / "real.iql")
+    (stack / "resources" / "real.iql").write_text("/*+ exists */\nSELECT 1\n")
+    assert read_query_file(inside, stack_dir=stack).has("exists")

@@ -91,3 +91,58 @@ def test_arn_list_and_pagination(tagged: dict[str, Any]) -> None:
     assert sum(len(p["ResourceTagMappingList"]) for p in pages) == 3
     with pytest.raises(client.exceptions.InvalidParameterException):
         client.get_resources(PaginationToken="garbage")
+
+
+def test_stack_lookup_by_several_tags_over_pages(sandbox: Any) -> None:
+    """What the engine does to find a whole stack: several TagFilters (all must match), a
+    ResourceTypeFilters list, 100 resources a page."""
+    account = "777788880000"
+    cc = sandbox.client(account=account)
+    stack = [{"Key": "stack", "Value": "web"}, {"Key": "env", "Value": "dev"}]
+    mine = set()
+    for i in range(130):
+        if i % 2:
+            name = unique("b")
+            created(cc, "AWS::S3::Bucket", {"BucketName": name, "Tags": stack})
+            mine.add(f"arn:aws:s3:::{name}")
+        else:
+            name = unique("q")
+            created(cc, "AWS::SQS::Queue", {"QueueName": name, "Tags": stack})
+            mine.add(f"arn:aws:sqs:us-east-1:{account}:{name}")
+    # Decoys: another environment, another stack, a third tag only, a type filtered out.
+    created(
+        cc,
+        "AWS::S3::Bucket",
+        {"BucketName": unique("b"), "Tags": [stack[0], {"Key": "env", "Value": "prod"}]},
+    )
+    created(
+        cc,
+        "AWS::SQS::Queue",
+        {"QueueName": unique("q"), "Tags": [{"Key": "stack", "Value": "api"}, stack[1]]},
+    )
+    created(cc, "AWS::SQS::Queue", {"QueueName": unique("q"), "Tags": [stack[1]]})
+    vpc = created(cc, "AWS::EC2::VPC", {"CidrBlock": "10.0.0.0/16", "Tags": stack})
+
+    client = sandbox.client("resourcegroupstaggingapi", account=account)
+    filters = [{"Key": "stack", "Values": ["web"]}, {"Key": "env", "Values": ["dev"]}]
+    pages, found, token = 0, [], ""
+    while True:
+        page = client.get_resources(
+            TagFilters=filters,
+            ResourceTypeFilters=["s3", "sqs:queue"],
+            ResourcesPerPage=100,
+            PaginationToken=token,
+        )
+        pages += 1
+        found += [m["ResourceARN"] for m in page["ResourceTagMappingList"]]
+        token = page["PaginationToken"]
+        if not token:
+            break
+    assert pages == 2
+    assert len(found) == len(set(found)) == 130
+    assert set(found) == mine
+    # Without the type filter the VPC of the stack comes too.
+    every = _arns(client, TagFilters=filters, ResourcesPerPage=100)
+    assert every == mine | {f"arn:aws:ec2:us-east-1:{account}:vpc/{vpc}"}
+    with pytest.raises(client.exceptions.InvalidParameterException):
+        client.get_resources(ResourcesPerPage=101)

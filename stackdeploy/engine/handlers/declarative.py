@@ -32,6 +32,7 @@ from stackdeploy.engine.discovery import (
 )
 from stackdeploy.engine.handlers.base import BaseHandler, Verb
 from stackdeploy.engine.live import export_row, resolve_export_columns
+from stackdeploy.engine.state import MIN_WRITE_ONLY_SECRET
 from stackdeploy.errors import CloudControlError, DeployError, ManifestError, PlanError
 from stackdeploy.manifest.model import ResourceDef
 from stackdeploy.manifest.stack import UNKNOWN, has_placeholder, placeholder_at
@@ -109,7 +110,7 @@ class DeclarativeHandler(BaseHandler):
             # Tagged even when the props name the resource: a rename is then recognised as
             # the same resource (a replacement), not a new one beside an orphan.
             state = with_tags(self.schema, state, self.stack_tags())
-        self.state.add_secrets(self._write_only_values(state))
+        self.state.add_secrets(self._write_only_values(state), min_length=MIN_WRITE_ONLY_SECRET)
         if validate:
             # A value known only after an earlier resource is applied is not judged yet.
             found = [
@@ -254,7 +255,11 @@ class DeclarativeHandler(BaseHandler):
             )
         if not matches:
             return None, None
-        return matches[0]
+        identifier = matches[0][0]
+        # A listing may hold only some properties: the diff needs the whole model (the read
+        # is usually cached already).
+        live = self._get(step, identifier)
+        return (identifier, live) if live is not None else (None, None)
 
     def _resolve(
         self, step: Step, arns: list[str], desired: Mapping[str, Any]

@@ -132,17 +132,32 @@ class QueryFileHandler(BaseHandler):
 
     def try_render(self, anchor: Anchor) -> str | None:
         """The rendered anchor, or None when it needs values not known yet (placeholders,
-        ``this.*`` fields not captured). Any other template error is raised."""
+        ``this.*`` fields not captured). Any other template error is raised, except for a
+        statecheck: stackql-deploy runs a statecheck only "if it renders" and falls back to
+        the exports query otherwise, and so does stack-deploy (with a warning)."""
         try:
             sql = self.render(anchor)
         except TemplateError as exc:
             if self._own_undefined(exc):
                 log.debug("%s: %s not rendered yet: %s", self.res.name, anchor.name, exc)
                 return None
+            if anchor.name == "statecheck":
+                self._statecheck_unrenderable(exc)
+                return None
             raise
         if has_placeholder(sql):
             return None
         return sql
+
+    def _statecheck_unrenderable(self, exc: TemplateError) -> None:
+        if not getattr(self, "_warned_statecheck", False):
+            self._warned_statecheck = True
+            log.warning(
+                "%s: the statecheck does not render (%s); it is skipped, as stackql-deploy "
+                "does, and the exports query checks the resource instead",
+                self.res.name,
+                self.run.mask(str(exc)),
+            )
 
     def execute(self, step: Step, anchor: Anchor, sql: str) -> Any:
         self.run.show_query(self.res, anchor.name, sql)
@@ -202,20 +217,6 @@ class QueryFileHandler(BaseHandler):
                 line=self.res.line,
             )
         self.query_context()  # the props first: their errors point into the manifest
-        if verb != "test" and not (self.has("create") or self.has("createorupdate")):
-            raise ManifestError(
-                f"resource {self.res.name!r}: its query file has no create or createorupdate "
-                "anchor, so build could not create it",
-                file=self.file,
-                hint="add a /*+ create */ INSERT INTO awscc.<service>.<resource> query",
-            )
-        if not (self.has("exists") or self.has("statecheck") or self.has("createorupdate")):
-            raise ManifestError(
-                f"resource {self.res.name!r}: its query file has neither an exists nor a "
-                "statecheck anchor, so stack-deploy cannot tell whether it is deployed",
-                file=self.file,
-                hint="add /*+ exists */ (a count or the identifier) or /*+ statecheck */",
-            )
         for name in _BUILD_ANCHORS:
             anchor = self.anchor(name)
             if anchor is None:
@@ -225,8 +226,61 @@ class QueryFileHandler(BaseHandler):
             except TemplateError as exc:
                 if self._own_undefined(exc):
                     continue
+                if name == "statecheck":
+                    self._statecheck_unrenderable(exc)
+                    continue
                 raise
-            step.queries.check(sql, file=self.file, line=anchor.line)
+            step.queries.check_sql(
+                sql, file=self.file, line=anchor.line, values=not has_placeholder(sql)
+            )
+        if not (self.has("exists") or self.has("statecheck") or self.has("createorupdate")):
+            raise ManifestError(
+                f"resource {self.res.name!r}: its query file has neither an exists nor a "
+                "statecheck anchor, so stack-deploy cannot tell whether it is deployed",
+                file=self.file,
+                hint="add /*+ exists */ (a count or the identifier) or /*+ statecheck */",
+            )
+        delete = self.anchor("delete")
+        if delete is not None:
+            # Build never runs it, but teardown, a replacement or a rollback would: a syntax
+            # error is found now. (It may need this resource's own exports: then it waits.)
+            delete_sql: str | None
+            try:
+                delete_sql = self.render(delete)
+            except TemplateError:
+                delete_sql = None
+            if delete_sql is not None:
+                step.queries.check_sql(delete_sql, file=self.file, line=delete.line, values=False)
+        self._check_export_columns()
+        if verb != "test" and not (self.has("create") or self.has("createorupdate")):
+            raise ManifestError(
+                f"resource {self.res.name!r}: its query file has no create or createorupdate "
+                "anchor, so build could not create it",
+                file=self.file,
+                hint="add a /*+ create */ INSERT INTO awscc.<service>.<resource> query",
+            )
+
+    def _check_export_columns(self) -> None:
+        """Without an exports query, the exports come from the props and what ``exists``
+        captures: a column neither gives would fail after the resource was created."""
+        if not self.res.exports or self.has("exports") or self.queries is None:
+            return
+        available = {p.name for p in self.res.props}
+        exists = self.anchor("exists")
+        if exists is not None:
+            names = _selected_names(exists.body)
+            if names is None:
+                return  # cannot tell what it selects: judged when it runs
+            available |= names
+        missing = [e.column for e in self.res.exports if e.column not in available]
+        if missing:
+            raise ManifestError(
+                f"resource {self.res.name!r} exports {', '.join(missing)}, but its query file "
+                "has no exports anchor and neither its props nor its exists query give "
+                f"{'it' if len(missing) == 1 else 'them'}",
+                file=self.file,
+                hint="add a /*+ exports */ query selecting the exported columns",
+            )
 
     # -- discovery ----------------------------------------------------------------------------
 
@@ -767,3 +821,19 @@ class MultiHandler(QueryFileHandler):
                 self.run.mask(str(exc)),
             )
             return None
+
+
+def _selected_names(sql: str) -> set[str] | None:
+    """The column names a SELECT returns (its aliases), or None when that cannot be told
+    without running it (``*``, a template in the select list, a parse error)."""
+    import sqlglot
+    from sqlglot import exp
+
+    text = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", "x", sql, flags=re.S)
+    try:
+        tree = sqlglot.parse_one(text, read="sqlite")
+    except Exception:  # a parse error here is reported by the query checks, not this one
+        return None
+    if not isinstance(tree, exp.Select) or any(isinstance(e, exp.Star) for e in tree.expressions):
+        return None
+    return set(tree.named_selects)

@@ -73,7 +73,12 @@ class QueryHandler(QueryFileHandler, InlineSql):
                     self.evaluated()
                     return False
                 raise
-            step.queries.check(sql, file=self.stack.manifest.display_path, line=self.res.sql_line)
+            step.queries.check_sql(
+                sql,
+                file=self.stack.manifest.display_path,
+                line=self.res.sql_line,
+                values=not has_placeholder(sql),
+            )
             if has_placeholder(sql):
                 self.evaluated()
                 return False
@@ -96,7 +101,9 @@ class QueryHandler(QueryFileHandler, InlineSql):
             if rendered is None:
                 self.evaluated()
                 return False
-            step.queries.check(rendered, file=self.file, line=exports.line)
+            step.queries.check_sql(
+                rendered, file=self.file, line=exports.line, values=not has_placeholder(rendered)
+            )
         self.record_exports(step)
         return True
 
@@ -142,7 +149,12 @@ class CommandHandler(QueryFileHandler, InlineSql):
                 if self._own_undefined(exc):
                     return
                 raise
-            step.queries.check(sql, file=self.stack.manifest.display_path, line=self.res.sql_line)
+            step.queries.check_sql(
+                sql,
+                file=self.stack.manifest.display_path,
+                line=self.res.sql_line,
+                values=not has_placeholder(sql),
+            )
             return
         anchor = self.anchor("command")
         if anchor is None:
@@ -157,7 +169,9 @@ class CommandHandler(QueryFileHandler, InlineSql):
             if self._own_undefined(exc):
                 return
             raise
-        step.queries.check(sql, file=self.file, line=anchor.line)
+        step.queries.check_sql(
+            sql, file=self.file, line=anchor.line, values=not has_placeholder(sql)
+        )
 
     def plan(self, step: Step, verb: Verb) -> ResourcePlan:
         if verb == "test":
