@@ -155,6 +155,14 @@ def _parse_latency(default: float, overrides: tuple[str, ...]) -> dict[str, floa
 )
 @click.option("--allow-remote", is_flag=True, help="Allow a non-loopback --host.")
 @click.option("--verbose", is_flag=True, help="Log every request on stderr.")
+@click.option(
+    "--request-log",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Append one JSON line per API call (arrival time, operation, type, HTTP status) to "
+    "FILE, to count calls and request rates.",
+)
 def serve(
     host: str,
     port: int,
@@ -176,6 +184,7 @@ def serve(
     clock_offset: float,
     allow_remote: bool,
     verbose: bool,
+    request_log: str | None,
 ) -> None:
     """Serve the Cloud Control API (and Tagging GetResources) locally."""
     from stackdeploy.sandbox.faults import Faults
@@ -221,6 +230,7 @@ def serve(
             verbose=verbose,
             list_mode=list_mode,
             clock=clock,
+            request_log=request_log,
         )
     except OSError as exc:
         raise UsageError(

@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import parse_qsl
 
 from stackdeploy.errors import UsageError
@@ -167,11 +167,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.rfile, self.wfile = io.BytesIO(), io.BytesIO()
 
     def do_POST(self) -> None:
+        arrived = time.time()
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         target = self.headers.get("X-Amz-Target", "")
         if not target and (self.headers.get("Content-Type") or "").startswith(_FORM):
-            self._query_protocol(raw)
+            self._query_protocol(raw, arrived)
             return
         sandbox = self.server.sandbox
         if target.startswith(TAGGING_PREFIX):
@@ -213,12 +214,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     "Message": f"Sandbox internal error: {type(exc).__name__}: {exc}",
                 },
             )
+        sandbox.log_request(arrived, operation, fault_key[1], status)
         if sandbox.faults.connection_reset("after", *fault_key):
             self._reset()
             return
         self._send(status, body, content_type)
 
-    def _query_protocol(self, raw: bytes) -> None:
+    def _query_protocol(self, raw: bytes, arrived: float) -> None:
         """An STS call: form-encoded parameters in, XML out."""
         from stackdeploy.sandbox import sts
 
@@ -240,6 +242,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             traceback.print_exc(file=sys.stderr)
             message = f"Sandbox internal error: {type(exc).__name__}: {exc}"
             status, data = 500, sts.error_response("InternalFailure", message)
+        sandbox.log_request(arrived, action, "", status)
         if sandbox.faults.connection_reset("after", action, ""):
             self._reset()
             return
@@ -256,8 +259,10 @@ class SandboxServer:
     ``list_mode`` is what ListResources returns: ``"identifiers"`` (the primary identifier
     properties only, as AWS does for many types) or ``"full"`` (whole models); ``None`` reads
     ``STACK_DEPLOY_SANDBOX_LIST_MODE`` (default identifiers). ``clock`` replaces ``time.time``
-    (tests; ``sandbox serve --clock-offset``). Requests whose end passed while no server ran
-    are completed as the server starts.
+    (tests; ``sandbox serve --clock-offset``). ``request_log`` names a file to which one JSON
+    line is appended per API call answered (``{"time": arrival epoch seconds, "operation",
+    "type", "status": HTTP status}``): what benchmarks count calls and request rates from.
+    Requests whose end passed while no server ran are completed as the server starts.
     """
 
     def __init__(
@@ -272,6 +277,7 @@ class SandboxServer:
         verbose: bool = False,
         list_mode: str | None = None,
         clock: Callable[[], float] | None = None,
+        request_log: str | Path | None = None,
     ) -> None:
         mode = list_mode_from_env() if list_mode is None else list_mode
         if mode not in LIST_MODES:
@@ -280,6 +286,8 @@ class SandboxServer:
                 hint=f"use one of: {', '.join(LIST_MODES)}",
             )
         self.store = Store(state_path, clock=clock or time.time)
+        self._log_lock = threading.Lock()
+        self._request_log: IO[str] | None = None
         try:
             self.store.settle()
             self.faults = faults if faults is not None else Faults()
@@ -289,9 +297,13 @@ class SandboxServer:
             self.account_id = account_id
             self.verbose = verbose
             self._credentials: dict[str, CredentialRow] = {}
+            if request_log is not None:
+                self._request_log = open(request_log, "a", encoding="utf-8")  # noqa: SIM115 (closed by stop())
             self._httpd = _HTTPServer((host, port), self)
         except BaseException:
             self.store.close()
+            if self._request_log is not None:
+                self._request_log.close()
             raise
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -356,6 +368,18 @@ class SandboxServer:
                 self._credentials[access_key] = found  # rows never change once written
         return found
 
+    def log_request(self, arrived: float, operation: str, type_name: str, status: int) -> None:
+        """Append one line to the request log (when there is one)."""
+        if self._request_log is None:
+            return
+        line = json.dumps(
+            {"time": arrived, "operation": operation, "type": type_name, "status": status}
+        )
+        with self._log_lock:
+            if not self._request_log.closed:
+                self._request_log.write(line + "\n")
+                self._request_log.flush()
+
     # ------------------------------------------------------------ dispatch
     def dispatch(self, target: str, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
         """Run one API call named by its ``X-Amz-Target``."""
@@ -406,6 +430,9 @@ class SandboxServer:
         self._httpd.close_connections()
         self._httpd.server_close()
         self.store.close()
+        if self._request_log is not None:
+            with self._log_lock:
+                self._request_log.close()
 
     def __enter__(self) -> SandboxServer:
         return self.start()
