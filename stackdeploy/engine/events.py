@@ -59,11 +59,17 @@ class ListSink:
 
     def __init__(self) -> None:
         self.events: list[RunEvent] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
 
     def emit(self, event: RunEvent) -> None:
         with self._lock:
             self.events.append(event)
+            self._lock.notify_all()
+
+    def wait_for(self, predicate: Callable[[RunEvent], bool], timeout: float = 10.0) -> bool:
+        """Block until an event satisfying ``predicate`` was emitted (False on time-out)."""
+        with self._lock:
+            return self._lock.wait_for(lambda: any(predicate(e) for e in self.events), timeout)
 
     def of(self, resource: str) -> list[RunEvent]:
         with self._lock:

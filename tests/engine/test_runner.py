@@ -275,6 +275,8 @@ def test_error_stops_scheduling_and_lets_running_requests_finish(
     runner = make(manifest, parallelism=2, sink=sink)
     thread, out = background(runner.build)
     cloud.wait_for(lambda: cloud.count("create", BUCKET) == 1 and cloud.in_flight == 1)
+    # Open the gate only once the scheduler has seen bad fail: slow is running then.
+    assert sink.wait_for(lambda e: e.state == "failed" and e.resource == "bad")
     gate.set()
     thread.join(10)
     result = out["result"]
