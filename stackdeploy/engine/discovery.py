@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from stackdeploy.cloud.events import ProgressEvent
@@ -67,8 +67,9 @@ class ReadCache:
 
     GetResource answers (``None`` included) and complete listings are kept; any mutation
     made through this object forgets everything it knows about that type (a create makes
-    a listing stale; an update changes the resource). Thread-safe; concurrent first reads of
-    the same key may both go to the server (harmless, and no lock is held across a call).
+    a listing stale; an update changes the resource). Thread-safe, and concurrent first
+    reads of the same key make one call: the others wait for its answer (planning a hundred
+    queues at once lists the type once, not once per planner). No lock is held across a call.
     """
 
     def __init__(self, inner: CloudControlAPI, *, observer: MutationObserver | None = None) -> None:
@@ -77,7 +78,10 @@ class ReadCache:
         self._lock = threading.Lock()
         self._gets: dict[tuple[str, str, str], dict[str, Any] | None] = {}
         self._lists: dict[tuple[str, str, str], list[tuple[str, dict[str, Any]]]] = {}
+        # Reads on their way to the server, by key: later readers wait for the first.
+        self._pending: dict[tuple[str, ...], threading.Event] = {}
         self.calls = 0  # reads that reached the inner client
+        self.waiting = 0  # readers waiting now for another's read of the same key
 
     @property
     def default_region(self) -> str:
@@ -106,18 +110,44 @@ class ReadCache:
             for key in [k for k in self._lists if k[0] == type_name]:
                 del self._lists[key]
 
+    def _cached_or_claim(self, key: tuple[str, ...], lookup: Callable[[], Any]) -> Any:
+        """``lookup()`` (run under the lock; ``_MISSING`` when not cached), waiting first for
+        a read of the same key already on its way. ``_MISSING`` means the caller reads it
+        itself and must call :meth:`_read_done` after (a failed read leaves the next waiter
+        to try again)."""
+        while True:
+            with self._lock:
+                found = lookup()
+                if found is not _MISSING:
+                    return found
+                pending = self._pending.get(key)
+                if pending is None:
+                    self._pending[key] = threading.Event()
+                    return _MISSING
+                self.waiting += 1
+            pending.wait()
+            with self._lock:
+                self.waiting -= 1
+
+    def _read_done(self, key: tuple[str, ...]) -> None:
+        with self._lock:
+            pending = self._pending.pop(key)
+        pending.set()
+
     def get_resource(
         self, type_name: str, identifier: Identifier, region: str | None = None
     ) -> dict[str, Any] | None:
         key = (type_name, self._region(region), _ident_text(identifier))
-        with self._lock:
-            if key in self._gets:
-                found = self._gets[key]
-                return dict(found) if found is not None else None
-        live = self.inner.get_resource(type_name, identifier, region=region)
-        with self._lock:
-            self.calls += 1
-            self._gets[key] = dict(live) if live is not None else None
+        found = self._cached_or_claim(("get", *key), lambda: self._gets.get(key, _MISSING))
+        if found is not _MISSING:
+            return dict(found) if found is not None else None
+        try:
+            live = self.inner.get_resource(type_name, identifier, region=region)
+            with self._lock:
+                self.calls += 1
+                self._gets[key] = dict(live) if live is not None else None
+        finally:
+            self._read_done(("get", *key))
         return live
 
     def list_resources(
@@ -133,9 +163,7 @@ class ReadCache:
             else json.dumps(dict(resource_model), sort_keys=True)
         )
         key = (type_name, self._region(region), model or "")
-        with self._lock:
-            cached = self._lists.get(key)
-        if cached is None or max_results is not None:
+        if max_results is not None:  # a partial listing: never cached
             items = list(
                 self.inner.list_resources(
                     type_name, region=region, resource_model=resource_model, max_results=max_results
@@ -143,9 +171,20 @@ class ReadCache:
             )
             with self._lock:
                 self.calls += 1
-                if max_results is None:
-                    self._lists[key] = items
-            cached = items
+            return iter(items)
+        cached = self._cached_or_claim(("list", *key), lambda: self._lists.get(key, _MISSING))
+        if cached is _MISSING:
+            try:
+                cached = list(
+                    self.inner.list_resources(
+                        type_name, region=region, resource_model=resource_model
+                    )
+                )
+                with self._lock:
+                    self.calls += 1
+                    self._lists[key] = cached
+            finally:
+                self._read_done(("list", *key))
         return iter([(ident, dict(props)) for ident, props in cached])
 
     # -- mutations and the rest pass through (and invalidate) ------------------------------
