@@ -478,6 +478,22 @@ def test_without_the_tagging_api_a_type_is_listed_once(make: Make, cloud: Memory
     assert cloud.count("get") == 30  # each listed queue read once, for its tags
 
 
+def test_planning_again_in_apply_does_not_search_again(make: Make, cloud: MemoryCloud) -> None:
+    make(queues("o1", "o2", "o3").replace("name: s\n", "name: other\n", 1)).build()
+    manifest = queues("base") + (
+        "  - name: dependent\n    resource_type: awscc.sqs.queues\n    props:\n"
+        "      - name: tags\n        value: [{Key: t, Value: '{{ base.arn }}'}]\n"
+    )
+    cloud.calls.clear()
+    result = make(manifest).build()
+    assert [r.action for r in result.plan.resources] == ["create", "create"]
+    # Planning lists the queues once and reads the other stack's three for their tags.
+    # dependent, planned again with base's real ARN, is still the resource found absent at
+    # plan time: no second listing, no reading every queue again.
+    assert cloud.count("list") == 1
+    assert cloud.count("get") == 3 + 1  # + base read after its create, for its export
+
+
 def test_creating_a_named_resource_does_not_list_its_type(make: Make, cloud: MemoryCloud) -> None:
     manifest = (
         "name: s\nproviders: [awscc]\nresources:\n"

@@ -17,6 +17,7 @@ Where none of these applies the plan refuses, before anything changes, and says 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -101,6 +102,8 @@ class DeclarativeHandler(BaseHandler):
         self.live: dict[str, Any] | None = None
         self.how_found: str | None = None
         self.desired: dict[str, Any] | None = None
+        # (what finding it depended on, identifier found or None): see find().
+        self._found: tuple[str, str | None] | None = None
 
     # -- desired state ------------------------------------------------------------------------
 
@@ -193,10 +196,47 @@ class DeclarativeHandler(BaseHandler):
             return props
         return self._get(step, identifier) or {}
 
+    def _find_key(self, desired: Mapping[str, Any]) -> str | None:
+        """What finding the resource depends on in ``desired``, or None while part of it is
+        known only after apply."""
+        parts: dict[str, Any] = {
+            "identifier": self.schema.identifier_of(desired),
+            "list": {k: desired.get(k) for k in self.schema.list_required},
+        }
+        if not self.schema.taggable:
+            parts["create_only"] = {
+                p: desired[p]
+                for p in self.schema.properties
+                if self.schema.is_create_only((p,)) and p in desired
+            }
+        if has_placeholder(parts):
+            return None
+        return json.dumps(parts, sort_keys=True, default=str)
+
     def find(
         self, step: Step, desired: Mapping[str, Any]
     ) -> tuple[str | None, dict[str, Any] | None]:
-        """(identifier, live properties) of the deployed resource, (None, None) if absent."""
+        """(identifier, live properties) of the deployed resource, (None, None) if absent.
+
+        Planned again during apply (something it needs was applied first), the resource is
+        the one found at plan time when nothing finding it depends on changed (nothing else
+        in this run creates it): it is read again by identifier, not searched for again
+        (searching for an identifier AWS chose lists the type and reads what is listed)."""
+        key = self._find_key(desired)
+        if key is not None and self._found is not None and self._found[0] == key:
+            identifier = self._found[1]
+            if identifier is None:
+                return None, None
+            live = self._get(step, identifier)
+            return (identifier, live) if live is not None else (None, None)
+        found = self._search(step, desired)
+        if key is not None:
+            self._found = (key, found[0])
+        return found
+
+    def _search(
+        self, step: Step, desired: Mapping[str, Any]
+    ) -> tuple[str | None, dict[str, Any] | None]:
         identifier = self.schema.identifier_of(desired)
         type_name = self.schema.type_name
         if identifier is not None and not has_placeholder(identifier):
