@@ -24,7 +24,9 @@ workers signal, so tests drive it with gates, not timing.
 
 from __future__ import annotations
 
+import heapq
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
@@ -136,9 +138,13 @@ class Scheduler:
         else:
             height = _heights(nodes, needs, dependents)
             priority = {n: (-height[n], position[n]) for n in nodes}
-        ready = sorted((n for n in nodes if waiting[n] == 0), key=priority.__getitem__)
+        # A heap of (priority, node): taking the next node and adding one cost O(log n), so a
+        # run stays linear in the graph's size whatever its width. A node skipped while in
+        # the heap stays there and is passed over when it comes out (it has a result).
+        ready = [(priority[n], n) for n in nodes if waiting[n] == 0]
+        heapq.heapify(ready)
         running: set[str] = set()
-        finished: list[tuple[str, NodeResult[T]]] = []
+        finished: deque[tuple[str, NodeResult[T]]] = deque()
         cond = threading.Condition()
         stopped_by: str | None = None
 
@@ -164,24 +170,21 @@ class Scheduler:
             for child in dependents[name]:
                 waiting[child] -= 1
                 if waiting[child] == 0 and child not in results:
-                    ready.append(child)
-            ready.sort(key=priority.__getitem__)
+                    heapq.heappush(ready, (priority[child], child))
 
         def skip_dependents(name: str, why: str) -> None:
-            todo = list(dependents[name])
+            todo = deque(dependents[name])
             while todo:
-                child = todo.pop(0)
+                child = todo.popleft()
                 if child in results or child in running:
                     continue
                 results[child] = NodeResult("skipped", reason=why)
-                if child in ready:
-                    ready.remove(child)
                 todo.extend(dependents[child])
 
         with cond:
             while True:
                 while finished:
-                    name, outcome = finished.pop(0)
+                    name, outcome = finished.popleft()
                     running.discard(name)
                     results[name] = outcome
                     if on_finish is not None:
@@ -198,7 +201,9 @@ class Scheduler:
                         skip_dependents(name, f"{self.depends_word} {name}, which was not started")
                 stop = stopped_by is not None or self.cancel.is_set()
                 while ready and not stop and len(running) < self.parallelism:
-                    name = ready.pop(0)
+                    _, name = heapq.heappop(ready)
+                    if name in results:  # skipped while it waited
+                        continue
                     running.add(name)
                     self.max_running = max(self.max_running, len(running))
                     if self.on_start is not None:
