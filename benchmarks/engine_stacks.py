@@ -130,6 +130,11 @@ class Sandbox:
                     out.append(entry)
         return out
 
+    def cpu(self) -> float:
+        """CPU seconds the server process has used so far (user + system)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -303,12 +308,14 @@ class EngineRun:
     actions: dict[str, int]
     start: float
     end: float
+    cpu: float  # CPU seconds of this process (the engine, all threads)
+    server_cpu: float  # CPU seconds of the sandbox process meanwhile
 
 
 def engine_run(
     verb: str,
     stack_dir: Path,
-    url: str,
+    server: Sandbox,
     *,
     parallelism: int = 10,
     max_rps: float | None = None,
@@ -324,12 +331,13 @@ def engine_run(
     from stackdeploy.manifest.stack import load_stack
 
     start = time.time()
+    cpu, server_cpu = time.process_time(), server.cpu()
     began = time.perf_counter()
     stack = load_stack(str(stack_dir), ENV)
     graph = build_graph(stack)
     state = RunState(stack)
     sink = PhaseSink()
-    options = CloudOptions(region=REGION, endpoint_url=url)
+    options = CloudOptions(region=REGION, endpoint_url=server.url)
     with open_cloud_from(options, max_rps=max_rps) as client:
         run = Run(
             stack=stack,
@@ -349,12 +357,13 @@ def engine_run(
             plan = result.plan
     wall = time.perf_counter() - began
     end = time.time()
+    cpu, server_cpu = time.process_time() - cpu, server.cpu() - server_cpu
     actions = dict(Counter(r.action for r in plan.resources))
     if expect is not None and set(actions) != {expect}:
         raise SystemExit(f"{verb} of {stack_dir.name}: expected only {expect!r}, got {actions}")
     applying = sink.phases.get("applying") or sink.phases.get("deleting")
     planned = (applying - start) if applying else wall
-    return EngineRun(wall, planned, actions, start, end)
+    return EngineRun(wall, planned, actions, start, end, cpu, server_cpu)
 
 
 # -- the baseline: a plain boto3 script ---------------------------------------------------------
@@ -511,10 +520,10 @@ def median(values: Sequence[float]) -> float:
 # -- apply -------------------------------------------------------------------------------------
 
 
-def warm_up(url: str, folder: Path) -> None:
+def warm_up(server: Sandbox, folder: Path) -> None:
     """Imports, schemas and botocore's models loaded once, untimed."""
     spec = StackSpec("bench-warm", "warm-up", independent("w", 3))
-    engine_run("plan", write_stack(spec, folder), url, expect="create")
+    engine_run("plan", write_stack(spec, folder), server, expect="create")
 
 
 def apply_case(
@@ -523,7 +532,7 @@ def apply_case(
     """One row per parallelism; the sequential run and the boto3 baseline are shared."""
     rows: list[dict[str, Any]] = []
     with sandbox(latency) as (server, folder):
-        warm_up(server.url, folder)
+        warm_up(server, folder)
         stack_dir = write_stack(spec, folder)
         for parallelism in parallelisms:
             row: dict[str, Any] = {
@@ -538,10 +547,10 @@ def apply_case(
             builds, teardowns = [], []
             for _ in range(repeat):
                 built = engine_run(
-                    "build", stack_dir, server.url, parallelism=parallelism, expect="create"
+                    "build", stack_dir, server, parallelism=parallelism, expect="create"
                 )
                 gone = engine_run(
-                    "teardown", stack_dir, server.url, parallelism=parallelism, expect="delete"
+                    "teardown", stack_dir, server, parallelism=parallelism, expect="delete"
                 )
                 builds.append((built, Traffic.of(server.requests(built.start, built.end))))
                 teardowns.append((gone, Traffic.of(server.requests(gone.start, gone.end))))
@@ -551,17 +560,21 @@ def apply_case(
                 build_calls=builds[0][1].calls,
                 build_peak_rps=max(t.peak_rps for _, t in builds),
                 build_ops=builds[0][1].by_operation,
+                build_cpu_s=median([b.cpu for b, _ in builds]),
+                build_server_cpu_s=median([b.server_cpu for b, _ in builds]),
                 teardown_s=median([t.wall for t, _ in teardowns]),
                 teardown_plan_s=median([t.plan for t, _ in teardowns]),
                 teardown_calls=teardowns[0][1].calls,
                 teardown_peak_rps=max(t.peak_rps for _, t in teardowns),
                 teardown_ops=teardowns[0][1].by_operation,
+                teardown_cpu_s=median([t.cpu for t, _ in teardowns]),
+                teardown_server_cpu_s=median([t.server_cpu for t, _ in teardowns]),
             )
             rows.append(row)
         shared: dict[str, Any] = {}
         if sequential:
-            built = engine_run("build", stack_dir, server.url, parallelism=1, expect="create")
-            gone = engine_run("teardown", stack_dir, server.url, parallelism=1, expect="delete")
+            built = engine_run("build", stack_dir, server, parallelism=1, expect="create")
+            gone = engine_run("teardown", stack_dir, server, parallelism=1, expect="delete")
             shared.update(seq_build_s=built.wall, seq_teardown_s=gone.wall)
         base_builds, base_teardowns = [], []
         for _ in range(repeat):
@@ -592,11 +605,11 @@ def apply_case(
 
 def rps_case(spec: StackSpec, latency: float, max_rps: float, parallelism: int) -> dict[str, Any]:
     with sandbox(latency) as (server, folder):
-        warm_up(server.url, folder)
+        warm_up(server, folder)
         stack_dir = write_stack(spec, folder)
         limits: dict[str, Any] = {"max_rps": max_rps, "parallelism": parallelism}
-        built = engine_run("build", stack_dir, server.url, expect="create", **limits)
-        gone = engine_run("teardown", stack_dir, server.url, expect="delete", **limits)
+        built = engine_run("build", stack_dir, server, expect="create", **limits)
+        gone = engine_run("teardown", stack_dir, server, expect="delete", **limits)
         build = Traffic.of(server.requests(built.start, built.end))
         teardown = Traffic.of(server.requests(gone.start, gone.end))
     return {
@@ -695,15 +708,17 @@ def cmd_calls(args: argparse.Namespace) -> dict[str, Any]:
     spec = StackSpec("bench-calls", f"{n} AWS-chosen ids", independent("r", n, AWS_CHOSEN))
     out: dict[str, Any] = {"resources": n, "load_before": load()}
     with sandbox(0.0) as (server, folder):
-        warm_up(server.url, folder)
+        warm_up(server, folder)
         stack_dir = write_stack(spec, folder)
-        built = engine_run("build", stack_dir, server.url, parallelism=50, expect="create")
+        built = engine_run("build", stack_dir, server, parallelism=50, expect="create")
         out["setup_build_s"] = built.wall
         for verb in ("plan", "build", "test"):
-            run = engine_run(verb, stack_dir, server.url, expect="noop")
+            run = engine_run(verb, stack_dir, server, expect="noop")
             traffic = Traffic.of(server.requests(run.start, run.end))
             out[verb] = {
                 "wall_s": run.wall,
+                "cpu_s": run.cpu,
+                "server_cpu_s": run.server_cpu,
                 "calls": traffic.calls,
                 "calls_per_resource": traffic.calls / n,
                 "by_operation": traffic.by_operation,
@@ -727,8 +742,8 @@ def cmd_calls(args: argparse.Namespace) -> dict[str, Any]:
 # -- scale -------------------------------------------------------------------------------------
 
 
-def cli_plan(stack_dir: Path, url: str) -> tuple[float, float]:
-    """A cold ``stack-deploy plan`` process: (wall s, peak RSS MiB)."""
+def cli_plan(stack_dir: Path, url: str) -> tuple[float, float, float]:
+    """A cold ``stack-deploy plan`` process: (wall s, CPU s, peak RSS MiB)."""
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
     began = time.perf_counter()
     process = subprocess.Popen(
@@ -748,7 +763,7 @@ def cli_plan(stack_dir: Path, url: str) -> tuple[float, float]:
     if process.returncode != 0:
         raise SystemExit(f"plan failed ({process.returncode}): {b''.join(errors).decode()[-2000:]}")
     # Linux reports ru_maxrss in KiB.
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def cmd_scale(args: argparse.Namespace) -> dict[str, Any]:
@@ -759,33 +774,41 @@ def cmd_scale(args: argparse.Namespace) -> dict[str, Any]:
         spec = StackSpec(f"bench-scale-{n}", f"{n}", independent("r", n, MIXED))
         row: dict[str, Any] = {"resources": n, "load_before": load()}
         with sandbox(0.0) as (server, folder):
-            warm_up(server.url, folder)
+            warm_up(server, folder)
             stack_dir = write_stack(spec, folder)
-            tiny = write_stack(StackSpec("bench-one", "one", independent("r", 1)), folder)
-            empty = [engine_run("plan", stack_dir, server.url, expect="create")]
+            # Start-up: a plan of one named bucket (one GetResource by its name).
+            one = StackSpec("bench-one", "one", independent("r", 1, ("bucket",)))
+            tiny = write_stack(one, folder)
+            empty = [engine_run("plan", stack_dir, server, expect="create")]
             empty += [
-                engine_run("plan", stack_dir, server.url, expect="create")
+                engine_run("plan", stack_dir, server, expect="create")
                 for _ in range(args.repeat - 1)
             ]
             row["empty_plan_s"] = median([r.wall for r in empty])
             row["empty_plan_calls"] = Traffic.of(
                 server.requests(empty[0].start, empty[0].end)
             ).calls
-            built = engine_run("build", stack_dir, server.url, parallelism=64, expect="create")
+            built = engine_run("build", stack_dir, server, parallelism=64, expect="create")
             row["setup_build_s"] = built.wall
             plans = [
-                engine_run("plan", stack_dir, server.url, expect="noop") for _ in range(args.repeat)
+                engine_run("plan", stack_dir, server, expect="noop") for _ in range(args.repeat)
             ]
             row["plan_s"] = median([r.wall for r in plans])
+            row["plan_cpu_s"] = median([r.cpu for r in plans])
+            row["plan_server_cpu_s"] = median([r.server_cpu for r in plans])
             traffic = Traffic.of(server.requests(plans[0].start, plans[0].end))
             row["plan_calls"] = traffic.calls
             row["plan_ops"] = traffic.by_operation
-            cli = [cli_plan(stack_dir, server.url) for _ in range(args.repeat)]
-            startup = [cli_plan(tiny, server.url) for _ in range(args.repeat)]
+            cli, startup = [], []
+            for _ in range(args.repeat):  # interleaved, so load changes hit both alike
+                cli.append(cli_plan(stack_dir, server.url))
+                startup.append(cli_plan(tiny, server.url))
             row["cli_plan_s"] = median([c[0] for c in cli])
-            row["cli_peak_rss_mib"] = max(c[1] for c in cli)
+            row["cli_cpu_s"] = median([c[1] for c in cli])
+            row["cli_peak_rss_mib"] = max(c[2] for c in cli)
             row["cli_startup_s"] = median([s[0] for s in startup])
-            row["cli_startup_rss_mib"] = max(s[1] for s in startup)
+            row["cli_startup_cpu_s"] = median([s[1] for s in startup])
+            row["cli_startup_rss_mib"] = max(s[2] for s in startup)
             row["cli_plan_minus_startup_s"] = row["cli_plan_s"] - row["cli_startup_s"]
         row["load_after"] = load()
         rows.append(row)
@@ -794,18 +817,25 @@ def cmd_scale(args: argparse.Namespace) -> dict[str, Any]:
         f"medians of {args.repeat}\n"
     )
     header = (
-        f"{'n':>5} {'empty plan':>10} {'calls':>6} {'no-change':>9} {'calls':>6} | "
-        f"{'CLI plan':>8} {'startup':>7} {'CLI-st':>6} {'peak RSS':>9} | load"
+        f"{'n':>5} | {'empty':>6} {'calls':>5} | {'no-chg':>6} {'cpu':>5} {'srvcpu':>6} "
+        f"{'calls':>5} | {'CLI':>5} {'cpu':>5} {'start':>5} {'CLI-st':>6} {'RSS MiB':>7} | load"
     )
     print(header)
     print("-" * len(header))
     for row in rows:
         print(
-            f"{row['resources']:>5} {row['empty_plan_s']:>10.2f} {row['empty_plan_calls']:>6} "
-            f"{row['plan_s']:>9.2f} {row['plan_calls']:>6} | {row['cli_plan_s']:>8.2f} "
-            f"{row['cli_startup_s']:>7.2f} {row['cli_plan_minus_startup_s']:>6.2f} "
-            f"{row['cli_peak_rss_mib']:>6.0f} MiB | {row['load_before']} -> {row['load_after']}"
+            f"{row['resources']:>5} | {row['empty_plan_s']:>6.2f} {row['empty_plan_calls']:>5} | "
+            f"{row['plan_s']:>6.2f} {row['plan_cpu_s']:>5.2f} {row['plan_server_cpu_s']:>6.2f} "
+            f"{row['plan_calls']:>5} | {row['cli_plan_s']:>5.2f} {row['cli_cpu_s']:>5.2f} "
+            f"{row['cli_startup_s']:>5.2f} {row['cli_plan_minus_startup_s']:>6.2f} "
+            f"{row['cli_peak_rss_mib']:>7.0f} | {row['load_before']} -> {row['load_after']}"
         )
+    print(
+        "\nempty: plan s, account without the stack (all to create); no-chg: plan s after the "
+        "build, with the engine's CPU s (this process, all threads) and the sandbox's; CLI: a "
+        "cold `stack-deploy plan` process, wall and CPU s; start: the same for a one-resource "
+        "stack; CLI-st: the difference; RSS: the CLI's peak"
+    )
     out: dict[str, Any] = {"scale": rows}
     if len(rows) >= 2:
         small, large = rows[0], rows[-1]
@@ -832,6 +862,30 @@ def cmd_scale(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+# -- scheduler ---------------------------------------------------------------------------------
+
+
+def cmd_scheduler(args: argparse.Namespace) -> dict[str, Any]:
+    """The scheduler alone: N independent no-op nodes at --parallelism 10 (its own cost per
+    node, which must not grow with the graph's width)."""
+    from stackdeploy.engine.scheduler import Scheduler
+
+    rows = []
+    for n in [int(x) for x in args.sizes.split(",") if x]:
+        nodes = [f"n{i}" for i in range(n)]
+        began, cpu = time.perf_counter(), time.process_time()
+        Scheduler(10).run(nodes, {}, lambda name: None, policy="continue")
+        wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+        rows.append({"nodes": n, "wall_s": wall, "cpu_s": cpu, "cpu_per_node_us": cpu / n * 1e6})
+    print(f"{'nodes':>6} {'wall s':>7} {'CPU s':>6} {'CPU/node':>9}")
+    for row in rows:
+        print(
+            f"{row['nodes']:>6} {row['wall_s']:>7.2f} {row['cpu_s']:>6.2f} "
+            f"{row['cpu_per_node_us']:>6.0f} us"
+        )
+    return {"scheduler": rows}
+
+
 # -- main --------------------------------------------------------------------------------------
 
 
@@ -855,6 +909,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rps-case", type=float, default=20.0, help="0 to skip")
     p = add("calls", cmd_calls)
     p.add_argument("-n", type=int, default=200)
+    p = add("scheduler", cmd_scheduler)
+    p.add_argument("--sizes", default="1000,4000,16000")
     p = add("scale", cmd_scale)
     p.add_argument("--sizes", default="200,1000")
     p.add_argument("--repeat", type=int, default=3)
