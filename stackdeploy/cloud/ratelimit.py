@@ -8,6 +8,11 @@ Callers reserve a token under the lock and then sleep outside it for whatever de
 reservation created. That keeps the order first-come-first-served, holds the lock only for
 arithmetic, and works with an injected fake clock/sleep in tests.
 
+The bucket alone would let ``burst`` requests through on top of ``rate`` in the same second
+(30 in one second for 20/s with bursts of 10, which is where Cloud Control starts
+throttling), so a second rule applies too: at most ``rate`` requests in any one-second
+window. A burst still goes out at once; what follows it waits for the window.
+
 Throttling backs everyone off, not only the thread that was throttled: :meth:`RateLimiter.
 penalize` pauses every acquisition for the back-off delay and halves the rate, which then
 recovers linearly (one request per second per second) to the configured rate. Without that,
@@ -18,11 +23,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+
+WINDOW = 1.0  # seconds: at most ``rate`` requests in any window this long
 
 
 class RateLimiter:
-    """At most ``rate`` acquisitions per second on average, with bursts of up to ``burst``.
+    """At most ``rate`` acquisitions in any second, in bursts of up to ``burst``.
 
     ``rate <= 0`` disables limiting (throttling still pauses everyone).
     """
@@ -44,6 +52,8 @@ class RateLimiter:
         self._last = clock()
         self._effective = self.rate
         self._not_before = 0.0
+        # When the latest requests went out (the last ``rate`` of them are enough).
+        self._sent: deque[float] = deque(maxlen=max(1, int(self.rate)))
         self.throttled = 0  # how many times penalize() was called
 
     @property
@@ -75,9 +85,34 @@ class RateLimiter:
                 # A negative balance is a queue of reservations: this caller waits its share.
                 share = -self._tokens / self._effective if self._tokens < 0 else 0.0
                 wait = max(pause, share)
+                if wait <= 0 and self._window_allows(now):
+                    return 0.0
         if wait > 0:
             self._sleep(wait)
-        return wait
+        if self.rate <= 0:
+            return wait
+        # The window is judged on when requests really go, so a thread woken late cannot
+        # make the next second hold more than ``rate``.
+        while True:
+            with self._lock:
+                now = self._clock()
+                if self._window_allows(now):
+                    return wait
+                limit = max(1, int(self._effective))
+                delay = self._sent[-limit] + WINDOW - now
+            self._sleep(delay)
+            wait += delay
+
+    def _window_allows(self, now: float) -> bool:
+        """True (and ``now`` recorded) when the request ``limit`` places back went out at
+        least a second ago. Caller holds the lock."""
+        if self._sent and now < self._sent[-1]:
+            self._sent.clear()  # a wall clock stepped backwards: start afresh
+        limit = max(1, int(self._effective))
+        if len(self._sent) < limit or self._sent[-limit] + WINDOW <= now:
+            self._sent.append(now)
+            return True
+        return False
 
     def penalize(self, delay: float) -> None:
         """Someone was throttled: every caller waits ``delay`` seconds from now, and the rate

@@ -70,3 +70,54 @@ def test_shared_across_threads_with_the_real_clock() -> None:
     for i, t in enumerate(calls):
         in_window = sum(1 for u in calls[i:] if u - t < 0.1)
         assert in_window <= 400 * 0.1 + 1 + 2  # +2: scheduler slack
+
+
+def _most_in_one_second(times: list[float]) -> int:
+    """The most of ``times`` falling in any window [t, t + 1)."""
+    ordered = sorted(times)
+    best = first = 0
+    for last, now in enumerate(ordered):
+        while ordered[first] <= now - 1.0:
+            first += 1
+        best = max(best, last - first + 1)
+    return best
+
+
+def test_a_burst_never_adds_to_the_rate_within_one_second() -> None:
+    # The bucket alone would let 10 (the burst) + 20 (the rate) through in the first second.
+    clock = FakeClock()
+    limiter = RateLimiter(20, burst=10, clock=clock, sleep=clock.sleep)
+    sent = []
+    for _ in range(100):
+        limiter.acquire()
+        sent.append(clock.elapsed)
+    assert sent[:10] == [0.0] * 10  # the burst still goes out at once
+    assert _most_in_one_second(sent) == 20
+    assert sent[-1] == pytest.approx(90 / 20)  # the long-run rate is unchanged
+
+
+def test_bursts_after_idle_gaps_stay_within_the_rate() -> None:
+    import random
+
+    rng = random.Random(7)
+    clock = FakeClock()
+    limiter = RateLimiter(20, burst=10, clock=clock, sleep=clock.sleep)
+    sent = []
+    for _ in range(50):
+        clock.sleep(rng.choice([0.0, 0.1, 0.3, 0.7, 1.5]))  # the caller's own pauses
+        for _ in range(rng.randint(1, 25)):
+            limiter.acquire()
+            sent.append(clock.elapsed)
+    assert _most_in_one_second(sent) <= 20
+
+
+def test_after_throttling_the_window_follows_the_lowered_rate() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(20, burst=10, clock=clock, sleep=clock.sleep)
+    limiter.penalize(0.0)  # halves the rate to 10/s, recovering by 1/s per second
+    sent = []
+    for _ in range(30):
+        limiter.acquire()
+        sent.append(clock.elapsed)
+    first_second = [t for t in sent if t < 1.0]
+    assert len(first_second) <= 10
