@@ -8,6 +8,7 @@ requests are due at once and only the client's schedule is under test.
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 import uuid
@@ -18,6 +19,8 @@ import pytest
 
 from stackdeploy.cloud import CloudConfig, CloudControl, ProgressEvent, RequestFailedError
 from stackdeploy.errors import CloudControlError, RequestTimeoutError
+from stackdeploy.sandbox.handlers import Context
+from stackdeploy.sandbox.server import SandboxServer
 from tests.cloud.fakes import FakeClock
 
 BUCKET = "AWS::S3::Bucket"
@@ -441,3 +444,25 @@ def test_identifier_forms_and_rejected_parameters(sandbox: Any) -> None:
         assert info.value.error_code == "InvalidRequest"
         assert "TypeName" in str(info.value)
         cloud.delete_resource(BUCKET, name)
+
+
+def test_tagged_resources_asks_for_pages_of_100(tmp_path: Path, clock: FakeClock) -> None:
+    log = tmp_path / "requests.jsonl"
+    with SandboxServer(tmp_path / "s.db", request_log=log) as server:
+        for i in range(150):
+            server.handlers.handle(
+                "CreateResource",
+                {
+                    "TypeName": "AWS::SQS::Queue",
+                    "DesiredState": json.dumps(
+                        {"QueueName": f"q{i}", "Tags": [{"Key": "stack", "Value": "s"}]}
+                    ),
+                },
+                Context(),
+            )
+        server.store.settle(time.time() + 1)
+        with make_cloud(server.url, clock) as cloud:
+            found = cloud.tagged_resources(tag_filters={"stack": "s"})
+    assert len(found) == 150
+    operations = [json.loads(line)["operation"] for line in log.read_text().splitlines()]
+    assert operations == ["GetResources", "GetResources"]  # not 3 pages of the default 50
