@@ -888,11 +888,15 @@ def cmd_scale(args: argparse.Namespace) -> dict[str, Any]:
         }
         limit = GOAL_SCALE_GROWTH * factor / 5
         out["growth"] = {**growth, "size_factor": factor, "goal": limit}
+        verdicts = {key: value <= limit for key, value in growth.items()}
+        out["growth"]["goals_met"] = verdicts
         print(
             f"\ngrowth {small['resources']} -> {large['resources']} (x{factor:g}; goal <= "
-            f"{limit:g}): empty plan x{growth['empty_plan_s']:.2f}, no-change plan "
-            f"x{growth['plan_s']:.2f}, CLI minus start-up x{growth['cli_plan_minus_startup_s']:.2f}"
-            f" -> {verdict(growth['plan_s'] <= limit and growth['empty_plan_s'] <= limit)}"
+            f"{limit:g}): empty plan x{growth['empty_plan_s']:.2f} "
+            f"({verdict(verdicts['empty_plan_s'])}), no-change plan x{growth['plan_s']:.2f} "
+            f"({verdict(verdicts['plan_s'])}), cold CLI minus start-up "
+            f"x{growth['cli_plan_minus_startup_s']:.2f} "
+            f"({verdict(verdicts['cli_plan_minus_startup_s'])})"
         )
         if large["resources"] == 1000:
             wall_ok = large["cli_plan_s"] <= GOAL_SCALE_WALL
