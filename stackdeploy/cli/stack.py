@@ -110,6 +110,23 @@ def _run_options(
     return decorate
 
 
+def _lock_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option(
+        "--lock-timeout",
+        type=click.FloatRange(min=0),
+        default=0.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="Wait this long for another run of the stack and environment to finish.",
+    )(func)
+    func = click.option(
+        "--no-lock",
+        is_flag=True,
+        help="Do not take the stack lock (only when nothing else can run this stack).",
+    )(func)
+    return func
+
+
 def _detailed(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--detailed-exitcode",
@@ -132,6 +149,8 @@ class RunArgs:
     parallelism: int = DEFAULT_PARALLELISM
     max_rps: float | None = None
     events_path: str | None = None
+    no_lock: bool = False
+    lock_timeout: float = 0.0
 
 
 def _pairs(env: EnvOptions) -> dict[str, str]:
@@ -251,6 +270,8 @@ def _runner(
                 show_queries=output.show_queries,
                 targets=args.targets,
                 parallelism=args.parallelism,
+                lock=not args.no_lock,
+                lock_timeout=args.lock_timeout,
             ),
             emit=emitter,
             cancel=cancel,
@@ -321,6 +342,7 @@ def _fail_on(failures: list[tuple[str, str]], rolled_back: list[str] | None = No
 @click.command()
 @_stack_arguments
 @_run_options()
+@_lock_options
 @common_options
 def build(
     stack_dir: str,
@@ -408,6 +430,7 @@ def test(
 @click.command()
 @_stack_arguments
 @_run_options(output_file=False, replace=False)
+@_lock_options
 @common_options
 def teardown(
     stack_dir: str,

@@ -9,11 +9,14 @@ reported as an event.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from stackdeploy.cloud.events import ProgressEvent
 from stackdeploy.cloud.protocol import CloudControlAPI
@@ -40,6 +43,8 @@ class RunOptions:
     show_queries: bool = False
     targets: tuple[str, ...] = ()
     parallelism: int = 10
+    lock: bool = True
+    lock_timeout: float = 0.0
 
 
 def _identity(text: str) -> str:
@@ -90,9 +95,35 @@ class Step:
     def __init__(self, run: Run, reads: ReadCache, res: ResourceDef | None) -> None:
         self.run = run
         self.res = res
-        cloud = reads if res is None else ReadCache(reads.inner, observer=_Observer(run, res))
+        cloud = (
+            reads
+            if res is None
+            else ReadCache(reads.inner, observer=_Observer(run, res), tokens=_Tokens(run, res))
+        )
         self.cloud: CloudControlAPI = cloud
         self.queries = QueryEngine(cloud, region=run.region, parallelism=run.query_parallelism)
+
+
+class _Tokens:
+    """Deterministic ClientTokens: ``uuid5`` of the run id, the resource, the operation, the
+    request's content and how many such requests this step made before. A run that resumes
+    one that died keeps its run id, so what the dead run submitted is answered with the
+    original request, never created twice; a new run (after a teardown, say) has a new id."""
+
+    def __init__(self, run: Run, res: ResourceDef) -> None:
+        self.run = run
+        self.res = res
+        self.seen: dict[str, int] = {}
+
+    def __call__(self, operation: str, type_name: str, body: Any) -> str:
+        text = body if isinstance(body, str) else json.dumps(body, sort_keys=True, default=str)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        key = f"{self.res.name}|{operation}|{type_name}|{digest}"
+        count = self.seen.get(key, 0)
+        self.seen[key] = count + 1
+        return str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"stack-deploy:{self.run.state.run_id}|{key}|{count}")
+        )
 
 
 class _Observer:

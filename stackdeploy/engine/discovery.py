@@ -34,6 +34,13 @@ __all__ = ["TAG_ENV", "TAG_RESOURCE", "TAG_STACK", "ReadCache", "StackTags"]
 _MISSING = object()
 
 
+class TokenSource(Protocol):
+    """Gives a mutation its ClientToken: the same logical request gets the same token, so a
+    resubmission (a run resuming one that died) returns the original request."""
+
+    def __call__(self, operation: str, type_name: str, body: Any) -> str: ...
+
+
 class MutationObserver(Protocol):
     """Told about each mutation before it is sent: may refuse it (raise), and returns the
     callback that sees its ProgressEvents (the request token the moment it exists)."""
@@ -71,9 +78,16 @@ class ReadCache:
     the same key may both go to the server (harmless, and no lock is held across a call).
     """
 
-    def __init__(self, inner: CloudControlAPI, *, observer: MutationObserver | None = None) -> None:
+    def __init__(
+        self,
+        inner: CloudControlAPI,
+        *,
+        observer: MutationObserver | None = None,
+        tokens: TokenSource | None = None,
+    ) -> None:
         self.inner = inner
         self.observer = observer
+        self.tokens = tokens
         self._lock = threading.Lock()
         self._gets: dict[tuple[str, str, str], dict[str, Any] | None] = {}
         self._lists: dict[tuple[str, str, str], list[tuple[str, dict[str, Any]]]] = {}
@@ -160,6 +174,8 @@ class ReadCache:
         on_event: EventCallback | None = None,
     ) -> ProgressEvent:
         seen = self.observer("CREATE", type_name, region) if self.observer else None
+        if client_token is None and self.tokens is not None:
+            client_token = self.tokens("CREATE", type_name, desired)
         self.forget(type_name)
         try:
             return self.inner.create_resource(
@@ -184,6 +200,8 @@ class ReadCache:
         on_event: EventCallback | None = None,
     ) -> ProgressEvent:
         seen = self.observer("UPDATE", type_name, region) if self.observer else None
+        if client_token is None and self.tokens is not None:
+            client_token = self.tokens("UPDATE", type_name, [_ident_text(identifier), patch_ops])
         self.forget(type_name)
         try:
             return self.inner.update_resource(
@@ -208,6 +226,8 @@ class ReadCache:
         on_event: EventCallback | None = None,
     ) -> ProgressEvent:
         seen = self.observer("DELETE", type_name, region) if self.observer else None
+        if client_token is None and self.tokens is not None:
+            client_token = self.tokens("DELETE", type_name, _ident_text(identifier))
         self.forget(type_name)
         try:
             return self.inner.delete_resource(

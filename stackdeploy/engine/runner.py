@@ -20,15 +20,18 @@ polled to their end before the run reports :class:`Interrupted`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from stackdeploy.engine.context import Run
 from stackdeploy.engine.graph import Graph, build_graph
 from stackdeploy.engine.handlers import ResourceHandler, Verb, handler_for
+from stackdeploy.engine.lock import HEARTBEAT, LockRecord, StackLock
 from stackdeploy.engine.scheduler import NodeResult, Policy, Scheduler
-from stackdeploy.errors import LocatedError, StackDeployError
+from stackdeploy.errors import CloudControlError, LocatedError, StackDeployError
 from stackdeploy.manifest.stack import EVALUATED
 from stackdeploy.plan.model import Plan, ResourcePlan
 
@@ -127,6 +130,93 @@ class Runner:
                 result=result,
             )
 
+    # -- the stack lock -------------------------------------------------------------------
+
+    @contextmanager
+    def locked(self, command: str) -> Iterator[StackLock | None]:
+        """Hold the stack lock (``build``/``teardown``) for the block: taken before planning,
+        so what is planned is what is applied; requests in flight are recorded in it; a dead
+        run's lock is taken over and that run resumed (see :mod:`stackdeploy.engine.lock`)."""
+        options = self.run.options
+        if not options.lock or options.dry_run:
+            yield None
+            return
+        emit = self.run.emit
+        lock = StackLock(
+            self.run.cloud,
+            self.stack.name,
+            self.stack.env,
+            self.run.region,
+            command=command,
+            run_id=self.run.state.run_id,
+            clock=self.run.clock,
+            sleep=self.run.sleep,
+        )
+        acquired = lock.acquire(
+            options.lock_timeout,
+            on_wait=lambda holder: emit(
+                "note", message=f"waiting for the stack lock, held by {holder.describe()}"
+            ),
+            abort=self.run.cancel.is_set,
+        )
+        if acquired.resumed is not None:
+            self.run.state.run_id = acquired.resumed.run_id
+            self._resume(acquired.resumed)
+        self.run.state.on_in_flight = lock.record_in_flight
+        stop = threading.Event()
+
+        def heartbeat() -> None:
+            while not stop.wait(HEARTBEAT / 2):
+                lock.refresh()
+
+        beat = threading.Thread(target=heartbeat, name="stack-lock-heartbeat", daemon=True)
+        beat.start()
+        try:
+            yield lock
+        finally:
+            stop.set()
+            self.run.state.on_in_flight = None
+            lock.release()
+
+    def _resume(self, dead: LockRecord) -> None:
+        """Finish what a dead run had in flight before planning (its requests are followed
+        to their end, never submitted again)."""
+        emit = self.run.emit
+        emit(
+            "note",
+            message=f"resuming the interrupted run of {dead.describe()}: waiting for its "
+            f"{len(dead.in_flight)} request(s) in flight",
+        )
+
+        def wait(token: str) -> None:
+            try:
+                event = self.run.cloud.wait_for_request(token, region=dead.region)
+                emit("note", message=f"request {token} of the interrupted run: {event.status}")
+            except CloudControlError as exc:
+                log.warning("request %s of the interrupted run: %s", token, exc)
+
+        threads = [threading.Thread(target=wait, args=(t,), daemon=True) for t in dead.in_flight]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def warn_if_locked(self) -> None:
+        """``plan`` and ``test`` take no lock, but say when a run holds it."""
+        lock = StackLock(self.run.cloud, self.stack.name, self.stack.env, self.run.region)
+        try:
+            holder = lock.peek()
+        except CloudControlError as exc:
+            log.debug("cannot read the stack lock: %s", exc)
+            return
+        if holder is not None:
+            log.warning(
+                "stack %s (%s) is locked by %s: a build or teardown may be changing it",
+                self.stack.name,
+                self.stack.env,
+                holder.describe(),
+            )
+
     # -- planning -------------------------------------------------------------------------
 
     def _plan_all(self, verb: Verb, nodes: tuple[str, ...]) -> dict[str, ResourcePlan]:
@@ -161,12 +251,16 @@ class Runner:
 
     def plan(self) -> Plan:
         """What build would do; runs only read-only queries."""
+        if self.run.options.lock:
+            self.warn_if_locked()
         nodes = self.selected()
         plans = self._plan_all("plan", nodes)
         return Plan(self.stack.name, self.stack.env, tuple(plans[n] for n in nodes))
 
     def test(self) -> RunResult:
         """Every resource exists, is in its desired state and its exports resolve."""
+        if self.run.options.lock:
+            self.warn_if_locked()
         nodes = self.selected()
         plans = self._plan_all("test", nodes)
         plan = Plan(self.stack.name, self.stack.env, tuple(plans[n] for n in nodes))
@@ -178,7 +272,16 @@ class Runner:
     # -- build ----------------------------------------------------------------------------
 
     def build(self) -> RunResult:
-        """Plan every resource, then (unless a dry run) apply over the graph."""
+        """Plan every resource, then (unless a dry run) apply over the graph, holding the
+        stack lock."""
+        if self.run.options.dry_run:
+            if self.run.options.lock:
+                self.warn_if_locked()
+            return self._build()
+        with self.locked("build"):
+            return self._build()
+
+    def _build(self) -> RunResult:
         nodes = self.selected()
         plans = self._plan_all("build", nodes)
         if self.run.options.dry_run:
@@ -296,7 +399,16 @@ class Runner:
     # -- teardown -------------------------------------------------------------------------
 
     def teardown(self) -> RunResult:
-        """Collect exports (graph order), plan every delete, then delete in reverse order."""
+        """Collect exports (graph order), plan every delete, then delete in reverse order,
+        holding the stack lock."""
+        if self.run.options.dry_run:
+            if self.run.options.lock:
+                self.warn_if_locked()
+            return self._teardown()
+        with self.locked("teardown"):
+            return self._teardown()
+
+    def _teardown(self) -> RunResult:
         nodes = self.selected(reverse=True)
         emit = self.run.emit
         emit("phase", phase="planning", message=f"{len(nodes)} resources")

@@ -60,7 +60,7 @@ def make(tmp_path: Path, cloud: MemoryCloud) -> Make:
             state=RunState(stack),
             cloud=cloud,
             region="us-east-1",
-            options=RunOptions(**options),
+            options=RunOptions(**{"lock": False, **options}),
             emit=Emitter(sink, clock=cloud.clock),
             cancel=cancel or Cancel(),
             sleep=cloud.clock.sleep,
