@@ -216,7 +216,7 @@ def _runner(
     from stackdeploy.engine.events import Emitter, FanOut
     from stackdeploy.engine.graph import build_graph
     from stackdeploy.manifest.stack import load_stack
-    from stackdeploy.report.mask import Masker
+    from stackdeploy.report.mask import Masker, masked_logs
 
     stack = load_stack(
         args.stack_dir,
@@ -257,7 +257,14 @@ def _runner(
             mask=masker.text,
         )
         stack_.enter_context(_signals(cancel, state, lambda m: click.echo(m, err=True)))
-        yield Runner(run, graph=graph), masker
+        stack_.enter_context(masked_logs(masker.text))
+        try:
+            yield Runner(run, graph=graph), masker
+        except StackDeployError as exc:
+            # Errors may quote rendered queries, schema violations or values Cloud Control
+            # echoed: the CLI prints them as they are, so they are masked here.
+            masker.error(exc)
+            raise
 
 
 def _print_plan(plan: Plan, masker: Masker, output: OutputOptions) -> None:
