@@ -74,6 +74,15 @@ def _run_options(
             "AWS, unlimited against the sandbox; 0 = unlimited).",
         )(func)
         func = click.option(
+            "--timeout-minutes",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            metavar="MINUTES",
+            help="Time-out of each Cloud Control request instead of the resource type's own "
+            "(its schema's timeoutInMinutes); a request still in progress then fails, "
+            "naming its request token.",
+        )(func)
+        func = click.option(
             "--events",
             "events_path",
             type=click.Path(dir_okay=False, allow_dash=True),
@@ -132,6 +141,7 @@ class RunArgs:
     parallelism: int = DEFAULT_PARALLELISM
     max_rps: float | None = None
     events_path: str | None = None
+    timeout_minutes: float | None = None
 
 
 def _pairs(env: EnvOptions) -> dict[str, str]:
@@ -235,7 +245,7 @@ def _runner(
     state = RunState(stack)
     masker = Masker(source=state.secrets)
     cancel = Cancel()
-    config: dict[str, Any] = {"max_rps": args.max_rps}
+    config: dict[str, Any] = {"max_rps": args.max_rps, "timeout_minutes": args.timeout_minutes}
     with ExitStack() as stack_, cloud.open(**config) as client:
         sinks = _progress_sinks(stack, masker, args.events_path, output, stack_)
         emitter = Emitter(FanOut(sinks))
