@@ -59,11 +59,25 @@ class ListSink:
 
     def __init__(self) -> None:
         self.events: list[RunEvent] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
 
     def emit(self, event: RunEvent) -> None:
         with self._lock:
             self.events.append(event)
+            self._lock.notify_all()
+
+    def wait_for(self, state: str, resource: str | None = None, timeout: float = 10.0) -> None:
+        """Block until an event of ``state`` (for ``resource``) has been seen."""
+
+        def seen() -> bool:
+            return any(
+                e.state == state and (resource is None or e.resource == resource)
+                for e in self.events
+            )
+
+        with self._lock:
+            if not self._lock.wait_for(seen, timeout):
+                raise TimeoutError(f"no {state!r} event for {resource!r}")
 
     def of(self, resource: str) -> list[RunEvent]:
         with self._lock:

@@ -278,8 +278,21 @@ class Runner:
             if self.run.options.lock:
                 self.warn_if_locked()
             return self._build()
-        with self.locked("build"):
+        if not self.run.options.lock:
             return self._build()
+        # Validate the whole stack before touching the account (not even the lock), then
+        # plan again under the lock: what is applied is what the run holding it planned.
+        self._plan_all("build", self.selected())
+        with self.locked("build"):
+            self._fresh_reads()
+            return self._build()
+
+    def _fresh_reads(self) -> None:
+        """Forget what planning read (the lock was taken since: read the account again)."""
+        from stackdeploy.engine.discovery import ReadCache, StackTags
+
+        self.run.plan_reads = ReadCache(self.run.cloud)
+        self.run.tags = StackTags(self.run.cloud, self.stack.name, self.stack.env)
 
     def _build(self) -> RunResult:
         nodes = self.selected()
@@ -405,11 +418,18 @@ class Runner:
             if self.run.options.lock:
                 self.warn_if_locked()
             return self._teardown()
+        if not self.run.options.lock:
+            return self._teardown()
+        # Validate before touching the account (not even the lock), then plan again under
+        # the lock: what is deleted is what was planned by the run holding it.
+        self._plan_teardown(self.selected(reverse=True))
         with self.locked("teardown"):
+            self._fresh_reads()
             return self._teardown()
 
-    def _teardown(self) -> RunResult:
-        nodes = self.selected(reverse=True)
+    def _plan_teardown(self, nodes: tuple[str, ...]) -> dict[str, ResourcePlan]:
+        """Teardown's plan: every resource's exports collected, every delete planned."""
+        self.run.state.whole_manifest = False
         emit = self.run.emit
         emit("phase", phase="planning", message=f"{len(nodes)} resources")
         step = self.run.plan_step()
@@ -448,8 +468,15 @@ class Runner:
         ]
         if errors:
             raise PlanErrors(errors)
-        plans = {name: r.value for name, r in planned.items() if r.value is not None}
+        return {name: r.value for name, r in planned.items() if r.value is not None}
+
+    def _teardown(self, plans: dict[str, ResourcePlan] | None = None) -> RunResult:
+        nodes = self.selected(reverse=True)
+        emit = self.run.emit
+        if plans is None:
+            plans = self._plan_teardown(nodes)
         order = tuple(reversed(nodes))
+        reverse = self.graph.dependents()
         if self.run.options.dry_run:
             plan = Plan(self.stack.name, self.stack.env, tuple(plans[n] for n in order))
             return RunResult(plan, elapsed=self._elapsed())
