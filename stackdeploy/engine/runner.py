@@ -131,7 +131,7 @@ class Runner:
 
     def _plan_all(self, verb: Verb, nodes: tuple[str, ...]) -> dict[str, ResourcePlan]:
         emit = self.run.emit
-        emit("phase", phase="planning", message=f"{len(nodes)} resources")
+        emit("phase", phase="planning", message=f"{len(nodes)} resources", count=len(nodes))
         step = self.run.plan_step()
 
         def work(name: str) -> ResourcePlan:
@@ -268,7 +268,12 @@ class Runner:
         if not created:
             return []
         emit = self.run.emit
-        emit("phase", phase="rolling back", message=f"{len(created)} created by this run")
+        emit(
+            "phase",
+            phase="rolling back",
+            message=f"{len(created)} created by this run",
+            count=len(created),
+        )
         reverse = self.graph.dependents()
 
         def work(name: str) -> None:
@@ -299,7 +304,7 @@ class Runner:
         """Collect exports (graph order), plan every delete, then delete in reverse order."""
         nodes = self.selected(reverse=True)
         emit = self.run.emit
-        emit("phase", phase="planning", message=f"{len(nodes)} resources")
+        emit("phase", phase="planning", message=f"{len(nodes)} resources", count=len(nodes))
         step = self.run.plan_step()
 
         def collect(name: str) -> None:
@@ -341,11 +346,8 @@ class Runner:
         if self.run.options.dry_run:
             plan = Plan(self.stack.name, self.stack.env, tuple(plans[n] for n in order))
             return RunResult(plan, elapsed=self._elapsed())
-        emit(
-            "phase",
-            phase="deleting",
-            message=f"{sum(p.action == 'delete' for p in plans.values())} to delete",
-        )
+        deleting = sum(p.action == "delete" for p in plans.values())
+        emit("phase", phase="deleting", message=f"{deleting} to delete", count=deleting)
         policy: Policy = "skip" if self.run.options.on_failure == "ignore" else "stop"
 
         def delete(name: str) -> ResourcePlan:

@@ -259,6 +259,19 @@ def test_ignore_carries_on_with_what_does_not_depend_on_the_failure(
     assert result.exports is None
 
 
+def _also_on(
+    emit: Callable[[Any], None], when: Callable[[Any], bool], event: threading.Event
+) -> Callable[[Any], None]:
+    """``emit``, which also sets ``event`` once ``when(run_event)`` holds."""
+
+    def wrapped(run_event: Any) -> None:
+        emit(run_event)
+        if when(run_event):
+            event.set()
+
+    return wrapped
+
+
 def test_error_stops_scheduling_and_lets_running_requests_finish(
     make: Make, cloud: MemoryCloud
 ) -> None:
@@ -275,6 +288,12 @@ def test_error_stops_scheduling_and_lets_running_requests_finish(
     runner = make(manifest, parallelism=2, sink=sink)
     thread, out = background(runner.build)
     cloud.wait_for(lambda: cloud.count("create", BUCKET) == 1 and cloud.in_flight == 1)
+    # Open the gate only once the runner knows bad failed: were slow to end first, its
+    # worker would be free for later before the failure is seen.
+    failed = threading.Event()
+    sink.emit = _also_on(sink.emit, lambda e: e.resource == "bad" and e.state == "failed", failed)  # type: ignore[method-assign]
+    if "failed" not in sink.states("bad"):
+        assert failed.wait(10)
     gate.set()
     thread.join(10)
     result = out["result"]
