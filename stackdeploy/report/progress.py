@@ -19,6 +19,7 @@ written. Sinks are called from the engine's worker threads: they are thread-safe
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -188,9 +189,9 @@ class LiveProgress:
     """A live view of the run on a terminal (rich): permanent lines for what finished, a
     live area for what is in flight.
 
-    Locks: ``_print_lock`` keeps printed lines in event order; ``_lock`` guards the state.
-    A line is printed with ``_lock`` released, since printing takes rich's live lock, which
-    the refresh thread holds while it asks :meth:`render` for the area.
+    Locks: ``_print_lock`` orders every write to the terminal (printed lines in event
+    order, redraws of the area); ``_lock`` guards the state and is never held while
+    writing, since a write takes rich's live lock, under which the area is rendered.
     """
 
     MAX_ROWS = 12
@@ -211,8 +212,11 @@ class LiveProgress:
         unicode = (self.console.encoding or "").lower().startswith("utf")
         self._marks = ("✓", "✗", "-") if unicode else ("+", "x", "-")
         self._spinner = self.SPINNER if unicode else "-\\|/"
-        self._print_lock = threading.Lock()
+        # Re-entrant: a signal handler may print (through the stderr proxy) on the main
+        # thread while that thread is itself printing a line.
+        self._print_lock = threading.RLock()
         self._lock = threading.Lock()
+        self._restore: dict[str, tuple[_LockedStream, IO[str] | io.TextIOBase]] = {}
         self._running: dict[str, _Running] = {}  # insertion order: oldest first
         self._phase = ""
         self._phase_started = clock()
@@ -221,6 +225,8 @@ class LiveProgress:
         self._to_plan = 0
         self._done = self._failed = self._skipped = 0
         self._live: Any = None
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     # -- events ---------------------------------------------------------------------------
 
@@ -230,6 +236,11 @@ class LiveProgress:
                 line = self._handle(event)
             if line is not None:
                 self.console.print(line, soft_wrap=False, overflow="fold")
+                live = self._live
+                if live is not None:
+                    # The line was printed above the area as last drawn: draw it anew now
+                    # (constant work: the area is bounded), not at the next tick.
+                    live.refresh()
 
     def _line(self, mark: int, style: str, name: str, state: str, tail: str = "") -> Text:
         from rich.text import Text
@@ -349,29 +360,101 @@ class LiveProgress:
         return text
 
     def start(self) -> None:
+        """Show the live area, redrawn ``refresh_per_second`` times a second until
+        :meth:`stop`."""
+        from rich.file_proxy import FileProxy
         from rich.live import Live
 
-        auto = self.refresh_per_second > 0
         self._live = Live(
             console=self.console,
             get_renderable=self.render,
-            auto_refresh=auto,
-            refresh_per_second=self.refresh_per_second if auto else 4,
+            # Redrawn by our own thread, under the same lock as the printed lines: rich's
+            # own refresh thread would race with lines printed from the workers' threads
+            # (each computes where the area is, then writes: a stale area is left behind).
+            auto_refresh=False,
             transient=True,
             # Results go to stdout: only when it is this same terminal do they need to be
             # printed above the live area; redirected, they must stay on stdout.
             redirect_stdout=_isatty(sys.stdout),
             redirect_stderr=True,
         )
-        self._live.start()
+        with self._print_lock:
+            self._live.start(refresh=True)
+            # Whatever else writes to stderr/stdout meanwhile (logs, the interrupt handler's
+            # message) goes through rich's proxy above the area: under the same lock too.
+            self._restore = {}
+            for name in ("stderr", "stdout"):
+                current = getattr(sys, name)
+                if isinstance(current, FileProxy):
+                    locked = _LockedStream(current, self._print_lock)
+                    self._restore[name] = (locked, current)
+                    setattr(sys, name, locked)
         # Keep the cursor: a second Ctrl-C ends the process at once, with no chance to
         # show it again.
         self.console.show_cursor(True)
+        if self.refresh_per_second > 0:
+            self._stop.clear()
+            self._ticker = threading.Thread(target=self._tick, name="progress-live", daemon=True)
+            self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(1.0 / self.refresh_per_second):
+            with self._print_lock:
+                if self._live is not None:
+                    self._live.refresh()
 
     def stop(self) -> None:
-        if self._live is not None:
-            live, self._live = self._live, None
-            live.stop()
+        """Remove the live area (the printed lines stay)."""
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=2)
+            self._ticker = None
+        with self._print_lock:
+            for name, (locked, proxy) in self._restore.items():
+                if getattr(sys, name) is locked:
+                    setattr(sys, name, proxy)
+            self._restore = {}
+            if self._live is not None:
+                live, self._live = self._live, None
+                live.stop()
+
+
+class _LockedStream(io.TextIOBase):
+    """A text stream whose writes hold ``lock`` (the live view's terminal lock)."""
+
+    def __init__(self, inner: IO[str] | io.TextIOBase, lock: threading.RLock) -> None:
+        super().__init__()
+        self._inner = inner
+        self._lock = lock
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            return self._inner.write(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            self._inner.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self._inner.isatty()
+
+    def fileno(self) -> int:
+        return self._inner.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self._inner, "encoding", None) or "utf-8")
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        errors = getattr(self._inner, "errors", None)
+        return str(errors) if errors is not None else None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 def _isatty(stream: Any) -> bool:

@@ -188,6 +188,10 @@ def test_ignore_carries_on_with_what_does_not_depend_on_the_failure(
     sandbox.server.faults.fail("AWS::Logs::LogGroup", "CREATE", "InvalidRequest")
     sandbox.server.latency = 0.2
     result = cli("build", str(stack), "dev", "--on-failure", "ignore", expect=1)
+    assert result.stdout.startswith(
+        "Build of ign (dev) failed: 2 created, 0 updated, 0 replaced, 0 unchanged, "
+        "1 failed, 2 skipped ("
+    )
     assert "g: skipped: depends on f, which failed" in result.stderr
     assert "h: skipped: depends on f, which failed" in result.stderr
     error = result.stderr[result.stderr.index("Error:") :]
