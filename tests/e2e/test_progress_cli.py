@@ -16,6 +16,7 @@ import sys
 import termios
 import threading
 from pathlib import Path
+from typing import Any
 
 import pyte
 
@@ -114,7 +115,7 @@ class Terminal:
     """``python -m stackdeploy ARGS`` with a pseudo-terminal as its stdin, stdout and
     stderr (COLUMNS x LINES); every byte it writes is collected as it comes."""
 
-    def __init__(self, args: list[str], cwd: Path, **env: str) -> None:
+    def __init__(self, args: list[str], cwd: Path, stdout: Any = None, **env: str) -> None:
         self._main, child = pty.openpty()
         fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
         environ = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_COLOR", "COLUMNS")}
@@ -123,7 +124,7 @@ class Terminal:
             [sys.executable, "-m", "stackdeploy", *args],
             cwd=cwd,
             stdin=child,
-            stdout=child,
+            stdout=child if stdout is None else stdout,
             stderr=child,
             env=environ,
             close_fds=True,
@@ -261,3 +262,21 @@ def test_interrupt_in_a_terminal_leaves_a_clean_screen(sandbox: Sandbox, tmp_pat
         "Error: interrupted (SIGINT): nothing new was started; requests already in flight "
         "were followed to their end"
     )
+
+
+def test_results_stay_on_stdout_when_only_stderr_is_a_terminal(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    stack = write_stack(tmp_path, "out", bucket("a"))
+    sandbox.server.latency = 0.3
+    with (tmp_path / "plan.json").open("w") as out:
+        terminal = Terminal(
+            ["build", str(stack), "dev", "--endpoint-url", sandbox.url, "--output", "json"],
+            tmp_path,
+            stdout=out,
+        )
+        code, output = terminal.finish()
+    assert code == 0, output.decode()
+    assert json.loads((tmp_path / "plan.json").read_text())["summary"]["create"] == 1
+    assert b"summary" not in output
+    assert screen_of(output)[-1].startswith("✓ a  created  ")
