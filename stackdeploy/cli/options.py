@@ -108,11 +108,19 @@ def log_level_option(**extra: Any) -> Callable[[F], F]:
     )
 
 
+# Libraries whose debug logs would print request bodies (a DesiredState holding a password,
+# a rendered query): kept at WARNING whatever --log-level says.
+QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer", "sqlglot")
+
+
 def configure_logging(level: str, *, show_queries: bool = False) -> None:
-    """Send stack-deploy's logs to stderr at ``level`` (``--show-queries`` needs INFO)."""
+    """Send stack-deploy's logs to stderr at ``level`` (``--show-queries`` needs INFO).
+    Libraries that log request bodies stay at WARNING (:data:`QUIET_LOGGERS`)."""
     numeric = getattr(logging, level.upper(), logging.WARNING)
     if show_queries:
         numeric = min(numeric, logging.INFO)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     root = logging.getLogger("stackdeploy")
     root.setLevel(numeric)
     if not any(getattr(h, "_stackdeploy", False) for h in root.handlers):

@@ -74,6 +74,15 @@ def _run_options(
             "AWS, unlimited against the sandbox; 0 = unlimited).",
         )(func)
         func = click.option(
+            "--timeout-minutes",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            metavar="MINUTES",
+            help="Time-out of each Cloud Control request instead of the resource type's own "
+            "(its schema's timeoutInMinutes); a request still in progress then fails, "
+            "naming its request token.",
+        )(func)
+        func = click.option(
             "--events",
             "events_path",
             type=click.Path(dir_okay=False, allow_dash=True),
@@ -132,6 +141,7 @@ class RunArgs:
     parallelism: int = DEFAULT_PARALLELISM
     max_rps: float | None = None
     events_path: str | None = None
+    timeout_minutes: float | None = None
 
 
 def _pairs(env: EnvOptions) -> dict[str, str]:
@@ -222,7 +232,7 @@ def _runner(
     from stackdeploy.engine.events import Emitter, FanOut
     from stackdeploy.engine.graph import build_graph
     from stackdeploy.manifest.stack import load_stack
-    from stackdeploy.report.mask import Masker
+    from stackdeploy.report.mask import Masker, masked_logs
 
     stack = load_stack(
         args.stack_dir,
@@ -241,7 +251,7 @@ def _runner(
     state = RunState(stack)
     masker = Masker(source=state.secrets)
     cancel = Cancel()
-    config: dict[str, Any] = {"max_rps": args.max_rps}
+    config: dict[str, Any] = {"max_rps": args.max_rps, "timeout_minutes": args.timeout_minutes}
     with ExitStack() as stack_, cloud.open(**config) as client:
         sinks = _progress_sinks(stack, masker, args.events_path, output, stack_)
         emitter = Emitter(FanOut(sinks))
@@ -263,7 +273,14 @@ def _runner(
             mask=masker.text,
         )
         stack_.enter_context(_signals(cancel, state, lambda m: click.echo(m, err=True)))
-        yield Runner(run, graph=graph), masker
+        stack_.enter_context(masked_logs(masker.text))
+        try:
+            yield Runner(run, graph=graph), masker
+        except StackDeployError as exc:
+            # Errors may quote rendered queries, schema violations or values Cloud Control
+            # echoed: the CLI prints them as they are, so they are masked here.
+            masker.error(exc)
+            raise
 
 
 def _print_plan(plan: Plan, masker: Masker, output: OutputOptions) -> None:

@@ -72,7 +72,10 @@ class RunState:
         self._this: dict[str, dict[str, Any]] = {}
         self._callbacks: dict[str, dict[str, Any]] = {}
         self._extra: dict[str, dict[str, Any]] = {}
-        self._secrets: set[str] = set(stack.secret_globals())
+        self._secrets: set[str] = set()
+        for text in stack.secret_globals():
+            # Through _add_secret: a protected global holding JSON is masked in parts too.
+            self._add_secret(text)
         self._in_flight: dict[str, InFlight] = {}
         self._scoped_globals: dict[str, dict[str, Any]] = {}
         # export name -> exporters, in manifest order
@@ -193,6 +196,9 @@ class RunState:
             cached = resource_globals(self.stack, res, self.tokens[res.name])
             with self._lock:
                 self._scoped_globals[res.name] = cached
+                for g in self.stack.scoped_globals:
+                    if g.protected and g.name in cached:
+                        self._add_secret(cached[g.name])
         return cached
 
     def inputs(self, res: ResourceDef, names: Iterable[str] | None = None) -> ContextInputs:
@@ -277,6 +283,9 @@ class RunState:
         text = serialise_value(value) if value is not None else ""
         if len(text) >= min_length and not is_placeholder(text):
             self._secrets.add(text)
+            if text.strip() != text and len(text.strip()) >= min_length:
+                # Parsers and messages drop surrounding blanks: the bare value is secret too.
+                self._secrets.add(text.strip())
             # A JSON value is also shown parsed (as JSON text of its parts) in places.
             parsed = as_json(text)
             if isinstance(parsed, dict | list):

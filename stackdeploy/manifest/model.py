@@ -26,13 +26,15 @@ MANIFEST_FILE = "stackql_manifest.yml"
 
 @dataclass(frozen=True)
 class GlobalDef:
-    """One ``globals`` entry. ``value`` is the raw YAML value (``file()`` resolved)."""
+    """One ``globals`` entry. ``value`` is the raw YAML value (``file()`` resolved);
+    ``protected`` (``protected: true``) masks its rendered value in every output."""
 
     name: str
     value: Any = field(hash=False, compare=True)
     description: str | None
     line: int
     path: NodePath = field(hash=False, compare=False, repr=False)
+    protected: bool = False
 
 
 @dataclass(frozen=True)

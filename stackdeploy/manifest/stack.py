@@ -294,7 +294,7 @@ def _with_warnings(stack: LoadedStack, warnings: list[str]) -> LoadedStack:
 
 
 def _protected_global(g: GlobalDef) -> bool:
-    return bool(getattr(g, "protected", False))
+    return g.protected
 
 
 def _parse_queries(manifest: Manifest) -> tuple[dict[str, QueryFile], list[str]]:

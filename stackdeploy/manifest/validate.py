@@ -58,7 +58,7 @@ from stackdeploy.templating import check_syntax, make_environment
 from stackdeploy.textfile import is_inside, unsafe_relative_path
 
 TOP_KEYS = ("name", "providers", "globals", "resources", "exports", "version", "description")
-GLOBAL_KEYS = ("name", "value", "description")
+GLOBAL_KEYS = ("name", "value", "description", "protected")
 RESOURCE_KEYS = (
     "name",
     "type",
@@ -421,6 +421,15 @@ class _Builder:
             item["value"] = raw
             self._check_value_templates(raw, (*path, "value"))
             desc = item.get("description")
+            protected = item.get("protected", False)
+            if not isinstance(protected, bool):
+                c.error(
+                    (*path, "protected"),
+                    f"global {gname!r}: protected must be true or false, not "
+                    f"{_type_name(protected)}",
+                    "write `protected: true` to mask the global's value everywhere",
+                )
+                protected = True  # when in doubt, mask
             out.append(
                 GlobalDef(
                     name=gname,
@@ -428,6 +437,7 @@ class _Builder:
                     description=desc if isinstance(desc, str) else None,
                     line=c.line(path),
                     path=(*path, "value"),
+                    protected=protected,
                 )
             )
         return tuple(out)

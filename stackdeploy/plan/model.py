@@ -34,7 +34,9 @@ class ResourcePlan:
     ``patch`` is the RFC 6902 patch for update (and, informatively, for replace);
     ``changes`` the property-level view of the same diff; ``desired`` the state a create
     sends; ``reason`` a short why ("absent", "statecheck failed", "if: false");
-    ``notes`` extra lines for the text plan (e.g. "found by tags").
+    ``notes`` extra lines for the text plan (e.g. "found by tags"); ``secret_paths`` JSON
+    pointers of the properties that hold secrets (protected props and globals feed them):
+    every report masks what lies there, live values included, whatever it is.
     """
 
     name: str
@@ -49,6 +51,7 @@ class ResourcePlan:
     reason: str | None = None
     desired: Mapping[str, Any] | None = None
     notes: tuple[str, ...] = ()
+    secret_paths: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -61,6 +64,7 @@ class ResourcePlan:
             "changes",
             "write_only_unverifiable",
             "notes",
+            "secret_paths",
         ):
             value = getattr(self, name)
             if not isinstance(value, tuple):
@@ -167,11 +171,14 @@ def plan_resource(
     statecheck_ok: bool | None = None,
     notes: Iterable[str] = (),
     mask: Callable[[str], str] = str,
+    secret_paths: Iterable[str] = (),
 ) -> ResourcePlan:
     """Plan one declarative resource: diff desired against live (None = absent) and decide.
 
+    ``secret_paths`` (JSON pointers) are carried on the plan and never quoted in a reason.
     Raises :class:`PlanError` for a replacement that is not allowed.
     """
+    secrets = tuple(secret_paths)
     if live is None:
         return ResourcePlan(
             name=name,
@@ -182,8 +189,9 @@ def plan_resource(
             reason="absent",
             desired=dict(desired),
             notes=tuple(notes),
+            secret_paths=secrets,
         )
-    diff = diff_resource(schema, desired, live)
+    diff = diff_resource(schema, desired, live, hidden=secrets)
     action = decide_action(
         diff,
         exists=True,
@@ -218,4 +226,5 @@ def plan_resource(
                 for p in diff.create_only_unread
             ),
         ),
+        secret_paths=secrets,
     )

@@ -473,9 +473,10 @@ class JsonLinesEvents:
         self._lock = threading.Lock()
 
     def emit(self, event: RunEvent) -> None:
-        data = event.to_json_dict()
-        if "message" in data:
-            data["message"] = self.mask(str(data["message"]))
+        data = {
+            key: self.mask(value) if isinstance(value, str) else value
+            for key, value in event.to_json_dict().items()
+        }
         line = json.dumps(data, sort_keys=True)
         with self._lock:
             self.stream.write(line + "\n")

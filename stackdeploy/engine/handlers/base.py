@@ -18,7 +18,7 @@ state, the identifier) is at hand when ``apply`` runs. Calls:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal, Protocol
 
 from stackdeploy.engine.context import Run, Step
@@ -26,6 +26,7 @@ from stackdeploy.manifest.model import ResourceDef
 from stackdeploy.manifest.render import condition_holds, render_props
 from stackdeploy.manifest.stack import EVALUATED, has_placeholder, referenced_names
 from stackdeploy.plan.model import ResourcePlan
+from stackdeploy.schema.model import Path, ResourceSchema, format_path
 from stackdeploy.templating import rewrite_this
 
 Verb = Literal["build", "plan", "test"]
@@ -137,6 +138,27 @@ class BaseHandler:
             depends_on=self.depends_on,
         )
 
+    def secret_paths(
+        self, desired: Mapping[str, Any], named: Iterable[str] = (), values: Iterable[Any] = ()
+    ) -> tuple[str, ...]:
+        """JSON pointers of the top-level properties of ``desired`` that hold a secret, so a
+        plan masks them by position (the *old*, live value included): those ``named`` (the
+        properties protected props map to), those equal to one of ``values`` (protected
+        values too short to be masked by content) and those holding any secret seen so far
+        (protected props, globals and exports; write-only values)."""
+        secrets = self.state.secrets()
+        wanted = set(named)
+        exact = {_text(v) for v in values if v is not None and _text(v) != ""}
+        out: list[str] = []
+        for key, value in desired.items():
+            if (
+                key in wanted
+                or (exact and any(_text(v) in exact for v in _leaves(value)))
+                or (secrets and any(s in text for text in _strings(value) for s in secrets))
+            ):
+                out.append(format_path((key,)))
+        return tuple(out)
+
     def unknown_notes(self) -> tuple[str, ...]:
         if self.condition_unknown:
             return ("if: known only after the resources it uses are applied",)
@@ -156,3 +178,44 @@ class BaseHandler:
 
     def rollback(self, plan: ResourcePlan, step: Step) -> None:
         return None
+
+
+def write_only_values(schema: ResourceSchema, state: Any, path: Path = ()) -> list[Any]:
+    """Every value of ``state`` that lies at one of the schema's write-only paths (nested
+    ones too, such as ``LoginProfile/Password``)."""
+    if path and schema.is_write_only(path):
+        return [state]
+    out: list[Any] = []
+    if isinstance(state, Mapping):
+        for key, value in state.items():
+            out += write_only_values(schema, value, (*path, key))
+    elif isinstance(state, list):
+        for index, value in enumerate(state):
+            out += write_only_values(schema, value, (*path, index))
+    return out
+
+
+def _text(value: Any) -> str:
+    from stackdeploy.templating import serialise_value
+
+    return value if isinstance(value, str) else serialise_value(value)
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    """The value itself, then every value nested in it."""
+    yield value
+    if isinstance(value, Mapping):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _leaves(item)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every scalar inside ``value`` as text (numbers too: a protected number is a secret)."""
+    for leaf in _leaves(value):
+        if isinstance(leaf, str):
+            yield leaf
+        elif isinstance(leaf, int | float) and not isinstance(leaf, bool):
+            yield str(leaf)

@@ -30,7 +30,7 @@ from stackdeploy.engine.discovery import (
     match_arn,
     tags_of,
 )
-from stackdeploy.engine.handlers.base import BaseHandler, Verb
+from stackdeploy.engine.handlers.base import BaseHandler, Verb, write_only_values
 from stackdeploy.engine.live import export_row, resolve_export_columns
 from stackdeploy.engine.state import MIN_WRITE_ONLY_SECRET
 from stackdeploy.errors import CloudControlError, DeployError, ManifestError, PlanError
@@ -110,7 +110,9 @@ class DeclarativeHandler(BaseHandler):
             # Tagged even when the props name the resource: a rename is then recognised as
             # the same resource (a replacement), not a new one beside an orphan.
             state = with_tags(self.schema, state, self.stack_tags())
-        self.state.add_secrets(self._write_only_values(state), min_length=MIN_WRITE_ONLY_SECRET)
+        self.state.add_secrets(
+            write_only_values(self.schema, state), min_length=MIN_WRITE_ONLY_SECRET
+        )
         if validate:
             # A value known only after an earlier resource is applied is not judged yet.
             found = [
@@ -144,12 +146,16 @@ class DeclarativeHandler(BaseHandler):
                 return prop.line
         return self.res.line
 
-    def _write_only_values(self, state: Mapping[str, Any]) -> list[Any]:
-        out: list[Any] = []
-        for prop, value in state.items():
-            if self.schema.is_write_only((prop,)):
-                out.append(value)
-        return out
+    def protected_properties(self) -> tuple[str, ...]:
+        """The schema properties the resource's protected props set."""
+        from stackdeploy.schema.model import match_name
+
+        out = []
+        for name in self.res.protected:
+            found = match_name(name, list(self.schema.properties))
+            if found is not None and self.res.prop(name) is not None:
+                out.append(found)
+        return tuple(out)
 
     def stack_tags(self) -> dict[str, str]:
         return {TAG_STACK: self.stack.name, TAG_ENV: self.stack.env, TAG_RESOURCE: self.res.name}
@@ -288,6 +294,7 @@ class DeclarativeHandler(BaseHandler):
         desired = self.desired_state()
         self.identifier, self.live = self.find(step, desired)
         notes = list(self.unknown_notes())
+        secret_paths = self.secret_paths(desired, self.protected_properties())
         if self.live is not None:
             desired, unknown = strip_placeholders(desired)
             if unknown:
@@ -304,6 +311,7 @@ class DeclarativeHandler(BaseHandler):
             allow_replace=self.run.options.allow_replace or self.res.replace or verb == "test",
             notes=notes,
             mask=self.run.mask,
+            secret_paths=secret_paths,
         )
         if plan.action in ("create", "replace"):
             self.evaluated()

@@ -31,8 +31,9 @@ from typing import Any
 
 from stackdeploy.engine.checks import CheckResult, attempt, interpret_check
 from stackdeploy.engine.context import Run, Step
-from stackdeploy.engine.handlers.base import BaseHandler, Verb
+from stackdeploy.engine.handlers.base import BaseHandler, Verb, write_only_values
 from stackdeploy.engine.live import identifier_from_row
+from stackdeploy.engine.state import MIN_WRITE_ONLY_SECRET
 from stackdeploy.errors import (
     DeployError,
     ManifestError,
@@ -355,6 +356,9 @@ class QueryFileHandler(BaseHandler):
             raise exc
         if preview is None:
             return
+        self.state.add_secrets(
+            write_only_values(preview.schema, preview.desired), min_length=MIN_WRITE_ONLY_SECRET
+        )
         self._validate_desired(preview, create)
         if has_placeholder(preview.desired):
             d.notes.append("create query uses values known only after apply")
@@ -431,9 +435,18 @@ class QueryFileHandler(BaseHandler):
             self.record_exports(step)
         return plan
 
+    def _secret_paths(self, d: Discovery) -> tuple[str, ...]:
+        """The INSERT's properties that protected values feed (masked by position)."""
+        if d.preview is None:
+            return ()
+        props = self._props or {}
+        protected = [v for k, v in props.items() if k in self.res.protected]
+        return self.secret_paths(d.preview.desired, values=protected)
+
     def _plan(self, d: Discovery, verb: Verb) -> ResourcePlan:
         type_name = d.preview.schema.type_name if d.preview else self._type_hint()
         notes = [*self.unknown_notes(), *d.notes]
+        secret_paths = self._secret_paths(d)
         if d.createorupdate or not d.found:
             return ResourcePlan(
                 name=self.res.name,
@@ -447,6 +460,7 @@ class QueryFileHandler(BaseHandler):
                 else "absent",
                 desired=d.preview.desired if d.preview else None,
                 notes=tuple(notes),
+                secret_paths=secret_paths,
             )
         correct = d.correct
         if correct is False and self.res.skip_validation:
@@ -464,6 +478,7 @@ class QueryFileHandler(BaseHandler):
                 statecheck_ok=correct,
                 notes=notes,
                 mask=self.run.mask,
+                secret_paths=secret_paths,
             )
             if self.res.skip_validation and plan.action == "update":
                 return dataclasses.replace(plan, action="noop", reason="skip_validation")
