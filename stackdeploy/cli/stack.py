@@ -212,10 +212,16 @@ def _signals(cancel: Cancel, state: RunState, echo: Callable[[str], None]) -> It
 def _progress_sinks(
     stack: Any, masker: Masker, events_path: str | None, output: OutputOptions, stack_: ExitStack
 ) -> list[EventSink]:
-    from stackdeploy.report.progress import JsonLinesEvents, LiveProgress, PlainProgress
+    from stackdeploy.report.progress import (
+        JsonLinesEvents,
+        LiveProgress,
+        PlainProgress,
+        live_view_wanted,
+    )
 
     sinks: list[EventSink] = []
-    if sys.stderr.isatty() and not os.environ.get("CI"):
+    # Events written to stderr would be cut into the live view's lines: plain lines then.
+    if live_view_wanted(sys.stderr) and events_path != "-":
         live = LiveProgress(mask=masker.text)
         live.start()
         stack_.callback(live.stop)
@@ -375,10 +381,11 @@ def build(
     args = RunArgs(stack_dir, stack_env, allow_replace=allow_replace, **options)
     with _runner(args, env, cloud, output) as (runner, masker):
         result = runner.build()
-        _report_run(result, masker, output, dry_run=args.dry_run)
-        if not args.dry_run:
-            _write_exports(runner, output_file, result.exports)
-        _fail_on(result.failures, result.rolled_back)
+    # Results once the progress view has ended, so that it never mixes with them.
+    _report_run(result, masker, output, dry_run=args.dry_run)
+    if not args.dry_run:
+        _write_exports(runner, output_file, result.exports)
+    _fail_on(result.failures, result.rolled_back)
 
 
 @click.command()
@@ -402,7 +409,7 @@ def plan(
     args = RunArgs(stack_dir, stack_env, allow_replace=allow_replace, **options)
     with _runner(args, env, cloud, output) as (runner, masker):
         result = runner.plan()
-        _print_plan(result, masker, output)
+    _print_plan(result, masker, output)
     if detailed_exitcode and result.has_changes:
         sys.exit(CHANGES_EXIT_CODE)
 
@@ -430,13 +437,13 @@ def test(
     args = RunArgs(stack_dir, stack_env, **options)
     with _runner(args, env, cloud, output) as (runner, masker):
         result = runner.test()
-        if output.json:
-            click.echo(render_plan_json(result.plan, masker), nl=False)
-        else:
-            color = sys.stdout.isatty() and not no_color()
-            click.echo(render_drift_text(result.plan, color=color, masker=masker), nl=False)
-        if not args.dry_run:
-            _write_exports(runner, output_file, result.exports)
+    if output.json:
+        click.echo(render_plan_json(result.plan, masker), nl=False)
+    else:
+        color = sys.stdout.isatty() and not no_color()
+        click.echo(render_drift_text(result.plan, color=color, masker=masker), nl=False)
+    if not args.dry_run:
+        _write_exports(runner, output_file, result.exports)
     if result.plan.has_changes:
         if detailed_exitcode:
             sys.exit(CHANGES_EXIT_CODE)
@@ -461,5 +468,5 @@ def teardown(
     args = RunArgs(stack_dir, stack_env, **options)
     with _runner(args, env, cloud, output) as (runner, masker):
         result = runner.teardown()
-        _report_run(result, masker, output, dry_run=args.dry_run, teardown=True)
-        _fail_on(result.failures)
+    _report_run(result, masker, output, dry_run=args.dry_run, teardown=True)
+    _fail_on(result.failures)

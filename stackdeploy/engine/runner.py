@@ -221,7 +221,7 @@ class Runner:
 
     def _plan_all(self, verb: Verb, nodes: tuple[str, ...]) -> dict[str, ResourcePlan]:
         emit = self.run.emit
-        emit("phase", phase="planning", message=f"{len(nodes)} resources")
+        emit("phase", phase="planning", message=f"{len(nodes)} resources", count=len(nodes))
         step = self.run.plan_step()
 
         def work(name: str) -> ResourcePlan:
@@ -384,7 +384,12 @@ class Runner:
         if not created:
             return []
         emit = self.run.emit
-        emit("phase", phase="rolling back", message=f"{len(created)} created by this run")
+        emit(
+            "phase",
+            phase="rolling back",
+            message=f"{len(created)} created by this run",
+            count=len(created),
+        )
         reverse = self.graph.dependents()
 
         def work(name: str) -> None:
@@ -431,7 +436,7 @@ class Runner:
         """Teardown's plan: every resource's exports collected, every delete planned."""
         self.run.state.whole_manifest = False
         emit = self.run.emit
-        emit("phase", phase="planning", message=f"{len(nodes)} resources")
+        emit("phase", phase="planning", message=f"{len(nodes)} resources", count=len(nodes))
         step = self.run.plan_step()
 
         def collect(name: str) -> None:
@@ -480,11 +485,8 @@ class Runner:
         if self.run.options.dry_run:
             plan = Plan(self.stack.name, self.stack.env, tuple(plans[n] for n in order))
             return RunResult(plan, elapsed=self._elapsed())
-        emit(
-            "phase",
-            phase="deleting",
-            message=f"{sum(p.action == 'delete' for p in plans.values())} to delete",
-        )
+        deleting = sum(p.action == "delete" for p in plans.values())
+        emit("phase", phase="deleting", message=f"{deleting} to delete", count=deleting)
         policy: Policy = "skip" if self.run.options.on_failure == "ignore" else "stop"
 
         def delete(name: str) -> ResourcePlan:

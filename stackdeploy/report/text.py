@@ -133,19 +133,26 @@ def summary_line(plan: Plan) -> str:
 
 def render_applied_text(plan: Plan, *, elapsed: float, teardown: bool = False) -> str:
     """One line saying what a finished build or teardown did (the per-resource progress
-    went to stderr as it happened)."""
+    went to stderr as it happened). A run where some resource failed says so first."""
     counts = plan.summary
-    skipped = sum(1 for r in plan.resources if r.action == "skip")
+    skips = [r for r in plan.resources if r.action == "skip"]
+    failed = sum(1 for r in skips if (r.reason or "").startswith("failed:"))
+    skipped = len(skips) - failed
+    ended = "failed" if failed else "complete"
     if teardown:
-        done = f"{counts['delete']} deleted, {skipped} skipped"
-        return f"Teardown of {plan.stack_name} ({plan.env}) complete: {done} ({elapsed:.1f}s).\n"
+        done = f"{counts['delete']} deleted"
+        done += f", {failed} failed" if failed else ""
+        done += f", {skipped} skipped"
+        return f"Teardown of {plan.stack_name} ({plan.env}) {ended}: {done} ({elapsed:.1f}s).\n"
     done = (
         f"{counts['create']} created, {counts['update']} updated, "
         f"{counts['replace']} replaced, {counts['noop']} unchanged"
     )
+    if failed:
+        done += f", {failed} failed"
     if skipped:
         done += f", {skipped} skipped"
-    return f"Build of {plan.stack_name} ({plan.env}) complete: {done} ({elapsed:.1f}s).\n"
+    return f"Build of {plan.stack_name} ({plan.env}) {ended}: {done} ({elapsed:.1f}s).\n"
 
 
 def render_plan_text(plan: Plan, *, color: bool = False, masker: Masker | None = None) -> str:
