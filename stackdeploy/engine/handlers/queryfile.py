@@ -484,15 +484,16 @@ class QueryFileHandler(BaseHandler):
         create = self.anchor("create") or self.anchor("createorupdate")
         if create is None:
             return self.res.resource_type or "-"
-        m = re.search(r"insert\s+into\s+(awscc\.[\w.]+)", create.body, re.IGNORECASE)
+        m = re.search(r"insert\s+into\s+((?:awscc|aws)\.[\w.]+)", create.body, re.IGNORECASE)
         if not m:
             return "-"
-        from stackdeploy.schema.registry import get_registry
+        from stackdeploy.query.tables import resolve_table
 
         try:
-            return get_registry(self.run.region).resolve_type_name(m.group(1))
+            schema = resolve_table(m.group(1), region=self.run.region).schema
         except StackDeployError:
             return m.group(1)
+        return schema.type_name if schema is not None else m.group(1)
 
     # -- applying -----------------------------------------------------------------------------
 
