@@ -14,6 +14,7 @@ after Ctrl-C (SIGINT), 143 after SIGTERM.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import signal
 import sys
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from stackdeploy.engine.scheduler import Cancel
     from stackdeploy.plan.model import Plan
     from stackdeploy.report.mask import Masker
+
+log = logging.getLogger("stackdeploy")
 
 CHANGES_EXIT_CODE = 2
 DEFAULT_PARALLELISM = 10
@@ -275,8 +278,14 @@ def _print_plan(plan: Plan, masker: Masker, output: OutputOptions) -> None:
 def _report_run(
     result: Any, masker: Masker, output: OutputOptions, *, dry_run: bool, teardown: bool = False
 ) -> None:
-    """A dry run (or any run with --output json) prints its plan; a real text run prints
-    one line of what it did, the per-resource progress having gone to stderr."""
+    """A dry run (or any run with --output json) prints its plan (with the stack exports of
+    a finished build under ``exports``); a real text run prints one line of what it did, the
+    per-resource progress having gone to stderr, then the stack exports table."""
+    if output.json and not dry_run and result.exports is not None:
+        from stackdeploy.report.jsonreport import render_plan_json
+
+        click.echo(render_plan_json(result.plan, masker, exports=result.exports), nl=False)
+        return
     if dry_run or output.json:
         _print_plan(result.plan, masker, output)
         return
@@ -287,13 +296,34 @@ def _report_run(
     )
 
 
+def _print_exports_table(runner: Runner, exports: dict[str, Any] | None, masker: Masker) -> None:
+    """The stack exports as a table on stdout (masked), as stackql-deploy 2.x prints them."""
+    if exports is None:
+        return
+    from stackdeploy.report.exports import render_exports_table
+
+    table = render_exports_table(
+        exports, stack_name=runner.stack.name, env=runner.stack.env, mask=masker.text
+    )
+    if table:
+        click.echo("")
+        click.echo(table, nl=False)
+
+
 def _write_exports(runner: Runner, path: str | None, exports: dict[str, Any] | None) -> None:
     """``--output-file`` (JSON) and stackql-deploy's ``./.stackql-deploy-exports``."""
     if exports is None:
         return
-    from stackdeploy.report.exports import holds_secret, write_exports_env_file, write_output_file
+    from stackdeploy.report.exports import (
+        holds_secret,
+        value_text,
+        write_exports_env_file,
+        write_output_file,
+    )
 
     secret = holds_secret(exports, runner.run.state.secrets())
+    for name, value in exports.items():
+        log.info("stack export %s = %s", name, runner.run.mask(value_text(value)))
     if path:
         write_output_file(path, exports, private=secret)
         click.echo(f"stack exports written to {path}", err=True)
@@ -338,6 +368,8 @@ def build(
         result = runner.build()
         _report_run(result, masker, output, dry_run=args.dry_run)
         if not args.dry_run:
+            if not output.json:
+                _print_exports_table(runner, result.exports, masker)
             _write_exports(runner, output_file, result.exports)
         _fail_on(result.failures, result.rolled_back)
 
@@ -391,11 +423,13 @@ def test(
     args = RunArgs(stack_dir, stack_env, **options)
     with _runner(args, env, cloud, output) as (runner, masker):
         result = runner.test()
+        exports = None if args.dry_run else result.exports
         if output.json:
-            click.echo(render_plan_json(result.plan, masker), nl=False)
+            click.echo(render_plan_json(result.plan, masker, exports=exports), nl=False)
         else:
             color = sys.stdout.isatty() and not no_color()
             click.echo(render_drift_text(result.plan, color=color, masker=masker), nl=False)
+            _print_exports_table(runner, exports, masker)
         if not args.dry_run:
             _write_exports(runner, output_file, result.exports)
     if result.plan.has_changes:

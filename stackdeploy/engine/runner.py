@@ -35,6 +35,19 @@ from stackdeploy.plan.model import Plan, ResourcePlan
 log = logging.getLogger("stackdeploy.engine")
 
 
+def elapsed_text(seconds: float) -> str:
+    """A run's duration as stackql-deploy 2.x writes ``elapsed_time`` (Rust's ``{:.2?}`` of a
+    Duration): ``49.22s``, or ``312.40ms`` / ``15.00µs`` / ``800.00ns`` under a second."""
+    nanos = max(0, round(seconds * 1e9))
+    if nanos >= 1_000_000_000:
+        return f"{nanos / 1e9:.2f}s"
+    if nanos >= 1_000_000:
+        return f"{nanos / 1e6:.2f}ms"
+    if nanos >= 1_000:
+        return f"{nanos / 1e3:.2f}µs"
+    return f"{nanos:.2f}ns"
+
+
 class PlanErrors(StackDeployError):
     """Planning found errors: every one of them, each with its file and line. Nothing was
     changed."""
@@ -290,7 +303,7 @@ class Runner:
 
     def _stack_exports(self, elapsed: float) -> dict[str, Any]:
         exports = self.run.state.stack_exports()
-        exports["elapsed_time"] = f"{elapsed:.2f}s"
+        exports["elapsed_time"] = elapsed_text(elapsed)
         return exports
 
     # -- teardown -------------------------------------------------------------------------
