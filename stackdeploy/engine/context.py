@@ -91,8 +91,13 @@ class Step:
         self.run = run
         self.res = res
         cloud = reads if res is None else ReadCache(reads.inner, observer=_Observer(run, res))
+        self.reads = cloud
         self.cloud: CloudControlAPI = cloud
         self.queries = QueryEngine(cloud, region=run.region, parallelism=run.query_parallelism)
+
+    def forget_reads(self) -> None:
+        """Read afresh from now on (a check retried because AWS is eventually consistent)."""
+        self.reads.forget_all()
 
 
 class _Observer:

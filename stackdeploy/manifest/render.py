@@ -337,6 +337,24 @@ def return_values(res: ResourceDef, op: str, row: Mapping[str, Any]) -> dict[str
     return captured
 
 
+def return_values_lenient(
+    res: ResourceDef, op: str, row: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """As :func:`return_values`, but a missing or empty field is skipped and described in
+    the returned problems instead (``return_vals.delete``: the resource is going away, so a
+    field that cannot be captured is a warning, as in stackql-deploy 2.x)."""
+    captured: dict[str, Any] = {}
+    problems: list[str] = []
+    for rv in res.return_vals.get(op, ()):
+        value = row.get(rv.field)
+        if value is None or value == "":
+            where = "missing from" if rv.field not in row else "empty in"
+            problems.append(f"return_vals.{op} field {rv.field!r} is {where} the RETURNING row")
+            continue
+        captured[rv.target] = value
+    return captured, problems
+
+
 def callback_values(row: Mapping[str, Any]) -> dict[str, Any]:
     """A RETURNING row as ``callback.*``: JSON object text parsed so nested paths work
     (``callback.ResourceModel.BucketName``)."""

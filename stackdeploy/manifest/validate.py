@@ -78,7 +78,7 @@ RESOURCE_KEYS = (
     "description",
 )
 PROP_KEYS = ("name", "value", "values", "merge", "description")
-RETURN_VAL_OPS = ("create", "update")
+RETURN_VAL_OPS = ("create", "update", "delete")
 DEFAULT_REGION = "us-east-1"
 # Resource kinds whose work is done by a query (file or inline sql) or generated calls.
 _QUERY_KINDS = ("resource", "query", "command", "multi")
@@ -988,7 +988,7 @@ class _Builder:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            c.error(path, f"return_vals must map create/update to lists, not {_type_name(value)}")
+            c.error(path, f"return_vals must map create/update/delete to lists, not {_type_name(value)}")
             return {}
         out: dict[str, tuple[ReturnVal, ...]] = {}
         for op, items in value.items():
@@ -996,7 +996,7 @@ class _Builder:
             if op not in RETURN_VAL_OPS:
                 c.error(
                     opath,
-                    f"return_vals key {op!r} must be create or update",
+                    f"return_vals key {op!r} must be create, update or delete",
                     did_you_mean(str(op), RETURN_VAL_OPS),
                 )
                 continue

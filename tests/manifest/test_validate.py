@@ -73,7 +73,7 @@ resources:
     file: shared.iql
     return_vals:
       create: [Identifier]
-      delete: [Identifier]
+      destroy: [Identifier]
 """
 
 EXPECTED = [
@@ -130,7 +130,7 @@ EXPECTED = [
         "props of resource 'props_not_list' must be a list of {name, value} mappings, "
         "not a mapping",
     ),
-    (58, "return_vals key 'delete' must be create or update"),
+    (58, "return_vals key 'destroy' must be create, update or delete"),
 ]
 
 
