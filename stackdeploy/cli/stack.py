@@ -242,6 +242,7 @@ def _runner(
     with ExitStack() as stack_, cloud.open(**config) as client:
         sinks = _progress_sinks(stack, masker, args.events_path, output, stack_)
         emitter = Emitter(FanOut(sinks))
+        clouds = _clouds(client, stack_)
         run = Run(
             stack=stack,
             state=state,
@@ -258,9 +259,23 @@ def _runner(
             emit=emitter,
             cancel=cancel,
             mask=masker.text,
+            clouds=clouds,
         )
         stack_.enter_context(_signals(cancel, state, lambda m: click.echo(m, err=True)))
         yield Runner(run, graph=graph), masker
+
+
+def _clouds(client: Any, stack_: ExitStack) -> Any:
+    """Per-resource clients (own region, role, profile or credentials), derived from the
+    run's and closed with it."""
+    from stackdeploy.cloud.client import CloudControl
+    from stackdeploy.cloud.session import CloudControls
+
+    if not isinstance(client, CloudControl):
+        return None
+    clouds = CloudControls(client)
+    stack_.callback(clouds.close)
+    return clouds
 
 
 def _print_plan(plan: Plan, masker: Masker, output: OutputOptions) -> None:

@@ -145,13 +145,12 @@ class Runner:
     def _plan_all(self, verb: Verb, nodes: tuple[str, ...]) -> dict[str, ResourcePlan]:
         emit = self.run.emit
         emit("phase", phase="planning", message=f"{len(nodes)} resources")
-        step = self.run.plan_step()
 
         def work(name: str) -> ResourcePlan:
             handler = self.handlers[name]
             emit("planning", name)
             try:
-                plan = handler.plan(step, verb)
+                plan = handler.plan(self.run.plan_step(handler.res), verb)
             except StackDeployError:
                 # Later resources still get planned: their own errors are reported too.
                 self.run.state.set_placeholders(handler.res, EVALUATED)
@@ -313,10 +312,10 @@ class Runner:
         nodes = self.selected(reverse=True)
         emit = self.run.emit
         emit("phase", phase="planning", message=f"{len(nodes)} resources")
-        step = self.run.plan_step()
 
         def collect(name: str) -> None:
-            self.handlers[name].collect(step)
+            handler = self.handlers[name]
+            handler.collect(self.run.plan_step(handler.res))
 
         collected = self._scheduler().run(nodes, self.graph.deps, collect, policy="continue")
         self._raise_unexpected(collected)
@@ -332,7 +331,8 @@ class Runner:
         self.run.state.whole_manifest = True
 
         def plan_delete(name: str) -> ResourcePlan:
-            plan = self.handlers[name].plan_delete(step)
+            handler = self.handlers[name]
+            plan = handler.plan_delete(self.run.plan_step(handler.res))
             emit("planned", name, action=plan.action, message=plan.reason, type_name=plan.type)
             return plan
 

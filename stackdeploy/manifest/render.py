@@ -193,7 +193,22 @@ def build_context(
     ctx["stack_env"] = stack.env
     ctx["resource_name"] = res.name
     ctx["idempotency_token"] = inputs.token
+    if res.access.region is not None:
+        # The resource's own region is its {{ region }}: its props and queries follow it.
+        ctx["region"] = render_value(stack, res.access.region, ctx, (*res.path, "region"))
     return ctx
+
+
+def render_access(
+    stack: LoadedStack, res: ResourceDef, context: Mapping[str, Any]
+) -> dict[str, str]:
+    """The resource's ``region``, ``role_arn``, ``role_session_name``, ``external_id`` and
+    ``profile`` rendered (only the keys it sets)."""
+    out: dict[str, str] = {}
+    for key, text in res.access.templates().items():
+        value = render_value(stack, text, context, (*res.path, key), resource_name=res.name)
+        out[key] = str(value).strip()
+    return out
 
 
 def render_props(

@@ -95,12 +95,19 @@ class DeclarativeHandler(BaseHandler):
     def __init__(self, run: Run, res: ResourceDef) -> None:
         super().__init__(run, res)
         assert res.resource_type is not None
-        self.region = run.region
-        self.schema = get_schema(res.resource_type, self.region)
+        self._region: str | None = None
+        self.schema = get_schema(res.resource_type, run.region)
         self.identifier: str | None = None
         self.live: dict[str, Any] | None = None
         self.how_found: str | None = None
         self.desired: dict[str, Any] | None = None
+
+    @property
+    def region(self) -> str:
+        """The resource's own ``region``, else the run's (rendered on first use)."""
+        if self._region is None:
+            self._region = self.run.region_for(self.res)
+        return self._region
 
     # -- desired state ------------------------------------------------------------------------
 
@@ -206,14 +213,14 @@ class DeclarativeHandler(BaseHandler):
                 return identifier, live
             if not self.schema.taggable:
                 return None, None
-            arns = self.run.tags.arns(self.region, self.res.name)
+            arns = self.run.tags_for(self.res).arns(self.region, self.res.name)
             if not arns:
                 # Nothing carries this resource's tags: not renamed, simply absent.
                 return None, None
             matches = self._resolve(step, arns, desired)
         elif self.schema.taggable:
             self.how_found = "by stack tags"
-            arns = self.run.tags.arns(self.region, self.res.name)
+            arns = self.run.tags_for(self.res).arns(self.region, self.res.name)
             matches = self._resolve(step, arns, desired) if arns else []
             if not matches:
                 # Not in the tag index (or no tagging API): confirm by listing the type, so
