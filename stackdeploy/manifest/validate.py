@@ -1127,7 +1127,9 @@ class _Builder:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            c.error(path, f"return_vals must map create/update/delete to lists, not {_type_name(value)}")
+            c.error(
+                path, f"return_vals must map create/update/delete to lists, not {_type_name(value)}"
+            )
             return {}
         out: dict[str, tuple[ReturnVal, ...]] = {}
         for op, items in value.items():
