@@ -278,16 +278,17 @@ def _clouds(client: Any, stack_: ExitStack) -> Any:
     return clouds
 
 
-def _print_plan(plan: Plan, masker: Masker, output: OutputOptions) -> None:
+def _print_plan(plan: Plan, masker: Masker, output: OutputOptions, *, dml: bool = False) -> None:
+    """The plan on stdout; ``dml``: with the statements each action would run."""
     from stackdeploy.report.jsonreport import render_plan_json
     from stackdeploy.report.progress import no_color
     from stackdeploy.report.text import render_plan_text
 
     if output.json:
-        click.echo(render_plan_json(plan, masker), nl=False)
+        click.echo(render_plan_json(plan, masker, dml=dml), nl=False)
     else:
         color = sys.stdout.isatty() and not no_color()
-        click.echo(render_plan_text(plan, color=color, masker=masker), nl=False)
+        click.echo(render_plan_text(plan, color=color, masker=masker, dml=dml), nl=False)
 
 
 def _report_run(
@@ -302,7 +303,7 @@ def _report_run(
         click.echo(render_plan_json(result.plan, masker, exports=result.exports), nl=False)
         return
     if dry_run or output.json:
-        _print_plan(result.plan, masker, output)
+        _print_plan(result.plan, masker, output, dml=dry_run)
         return
     from stackdeploy.report.text import render_applied_text
 
@@ -410,7 +411,7 @@ def plan(
     args = RunArgs(stack_dir, stack_env, allow_replace=allow_replace, **options)
     with _runner(args, env, cloud, output) as (runner, masker):
         result = runner.plan()
-        _print_plan(result, masker, output)
+        _print_plan(result, masker, output, dml=output.show_queries)
     if detailed_exitcode and result.has_changes:
         sys.exit(CHANGES_EXIT_CODE)
 

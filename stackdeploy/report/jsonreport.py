@@ -17,13 +17,18 @@ from stackdeploy.report.mask import Masker
 
 
 def render_plan_json(
-    plan: Plan, masker: Masker | None = None, *, exports: Mapping[str, Any] | None = None
+    plan: Plan,
+    masker: Masker | None = None,
+    *,
+    exports: Mapping[str, Any] | None = None,
+    dml: bool = False,
 ) -> str:
     """One JSON document for ``plan`` with secrets masked (default masker: write-only paths
     from the bundled schemas); ``exports`` (the stack exports of a finished run) are added
-    under ``"exports"``, masked too."""
+    under ``"exports"``, masked too; with ``dml`` each resource lists the statements its
+    action runs (``--dry-run``)."""
     masker = masker or Masker()
-    document = masker.strings(masker.plan(plan).to_json_dict())
+    document = masker.strings(masker.plan(plan).to_json_dict(dml=dml))
     if exports is not None:
         document["exports"] = masker.strings(dict(exports))
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -17,6 +17,7 @@ Where none of these applies the plan refuses, before anything changes, and says 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -33,6 +34,7 @@ from stackdeploy.engine.discovery import (
 from stackdeploy.engine.handlers.base import BaseHandler, Verb
 from stackdeploy.engine.live import export_row, resolve_export_columns
 from stackdeploy.engine.state import MIN_WRITE_ONLY_SECRET
+from stackdeploy.engine.statements import delete_sql, insert_sql, update_sql
 from stackdeploy.errors import CloudControlError, DeployError, ManifestError, PlanError
 from stackdeploy.manifest.model import ResourceDef
 from stackdeploy.manifest.stack import UNKNOWN, has_placeholder, placeholder_at
@@ -316,7 +318,20 @@ class DeclarativeHandler(BaseHandler):
             self.evaluated()
         else:
             self.record_exports()
+        if plan.changed:
+            plan = dataclasses.replace(plan, dml=self._planned_dml(plan, desired))
         return plan
+
+    def _planned_dml(self, plan: ResourcePlan, desired: dict[str, Any]) -> tuple[str, ...]:
+        """The awscc statements equivalent to the calls ``apply`` would make."""
+        out: list[str] = []
+        if plan.action == "replace" and self.identifier is not None:
+            out.append(delete_sql(self.schema, self.identifier, self.region))
+        if plan.action in ("create", "replace"):
+            out.append(insert_sql(self.schema, self.desired or desired, self.region))
+        if plan.action == "update" and self.identifier is not None:
+            out.append(update_sql(self.schema, self.identifier, plan.patch, self.region))
+        return tuple(out)
 
     def apply(self, plan: ResourcePlan, step: Step, *, replan: bool) -> ResourcePlan:
         if replan:
@@ -410,6 +425,9 @@ class DeclarativeHandler(BaseHandler):
             identifier=self.identifier if present else None,
             reason=None if present else "absent",
             depends_on=self.depends_on,
+            dml=(delete_sql(self.schema, self.identifier, self.region),)
+            if present and self.identifier is not None
+            else (),
         )
 
     def delete(self, plan: ResourcePlan, step: Step) -> None:

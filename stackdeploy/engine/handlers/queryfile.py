@@ -33,6 +33,7 @@ from stackdeploy.engine.checks import CheckResult, attempt, interpret_check
 from stackdeploy.engine.context import Run, Step
 from stackdeploy.engine.handlers.base import BaseHandler, Verb
 from stackdeploy.engine.live import identifier_from_row
+from stackdeploy.engine.statements import UNRENDERED_NOTE, delete_sql, noted, update_sql
 from stackdeploy.errors import (
     DeployError,
     ManifestError,
@@ -454,6 +455,8 @@ class QueryFileHandler(BaseHandler):
         self.validate(step, verb)
         d = self.discover(step, verb)
         plan = self._plan(d, verb)
+        if plan.changed:
+            plan = dataclasses.replace(plan, dml=self._planned_dml(plan, d))
         if plan.action in ("create", "replace") or d.unknown:
             self.evaluated()
         elif self.res.exports:
@@ -507,6 +510,36 @@ class QueryFileHandler(BaseHandler):
             reason="statecheck failed" if action == "update" else None,
             notes=tuple(notes),
         )
+
+    def _planned_dml(self, plan: ResourcePlan, d: Discovery) -> tuple[str, ...]:
+        """The statements ``apply`` would run for ``plan``, rendered as far as known now."""
+        create = self.anchor("create") or self.anchor("createorupdate")
+        update = self.anchor("update") or self.anchor("createorupdate")
+        out: list[str] = []
+        if plan.action == "replace":
+            delete = self.anchor("delete")
+            if delete is not None:
+                out.append(self._shown(delete))
+            elif d.preview is not None and d.identifier:
+                out.append(delete_sql(d.preview.schema, d.identifier, d.preview.region))
+        if plan.action in ("create", "replace") and create is not None:
+            out.append(self._shown(create))
+        if plan.action == "update":
+            if update is not None:
+                out.append(self._shown(update))
+            elif plan.patch and d.preview is not None and d.identifier:
+                out.append(update_sql(d.preview.schema, d.identifier, plan.patch, d.preview.region))
+        return tuple(out)
+
+    def _shown(self, anchor: Anchor) -> str:
+        """An anchor rendered for display; the template itself (and why) when it uses
+        ``this.*`` fields captured only at apply."""
+        try:
+            return noted(self.render(anchor))
+        except TemplateError as exc:
+            if not self._own_undefined(exc):
+                raise
+            return f"{anchor.body.strip()}\n{UNRENDERED_NOTE}"
 
     def _type_hint(self) -> str:
         """The type the create query targets, for display when it cannot render."""
@@ -794,7 +827,12 @@ class QueryFileHandler(BaseHandler):
         if delete is None:
             return ResourcePlan(**base, action="skip", reason="no delete anchor")
         if self.res.type == "multi":
-            return ResourcePlan(**base, action="delete", reason="multi: assumed present")
+            return ResourcePlan(
+                **base,
+                action="delete",
+                reason="multi: assumed present",
+                dml=(self._shown(delete),),
+            )
         anchor, sql = self._check_anchor()
         if anchor is None or sql is None:
             return ResourcePlan(**base, action="skip", reason="no usable exists/statecheck")
@@ -809,8 +847,7 @@ class QueryFileHandler(BaseHandler):
         if not found.present:
             return ResourcePlan(**base, action="skip", reason="absent")
         # Render the delete now: an error here is a plan error, before anything is deleted.
-        self.render(delete)
-        return ResourcePlan(**base, action="delete")
+        return ResourcePlan(**base, action="delete", dml=(noted(self.render(delete)),))
 
     def delete(self, plan: ResourcePlan, step: Step) -> None:
         """Run the delete query and confirm the resource is gone.
