@@ -29,7 +29,7 @@ from stackdeploy.engine.graph import Graph, build_graph
 from stackdeploy.engine.handlers import ResourceHandler, Verb, handler_for
 from stackdeploy.engine.scheduler import NodeResult, Policy, Scheduler
 from stackdeploy.errors import LocatedError, StackDeployError
-from stackdeploy.manifest.stack import EVALUATED
+from stackdeploy.manifest.stack import EVALUATED, UNKNOWN
 from stackdeploy.plan.model import Plan, ResourcePlan
 
 log = logging.getLogger("stackdeploy.engine")
@@ -315,6 +315,10 @@ class Runner:
 
         def collect(name: str) -> None:
             handler = self.handlers[name]
+            if handler.res.skip_on_delete and handler.res.type == "query":
+                # Kept, not run (stackql-deploy 2.2): its exports are unknown.
+                self.run.state.set_placeholders(handler.res, UNKNOWN)
+                return
             handler.collect(self.run.plan_step(handler.res))
 
         collected = self._scheduler().run(nodes, self.graph.deps, collect, policy="continue")
@@ -332,7 +336,16 @@ class Runner:
 
         def plan_delete(name: str) -> ResourcePlan:
             handler = self.handlers[name]
-            plan = handler.plan_delete(self.run.plan_step(handler.res))
+            if handler.res.skip_on_delete:
+                plan = ResourcePlan(
+                    name=name,
+                    type=handler.res.resource_type or "-",
+                    action="skip",
+                    reason="skip_on_delete: kept",
+                    depends_on=handler.depends_on,
+                )
+            else:
+                plan = handler.plan_delete(self.run.plan_step(handler.res))
             emit("planned", name, action=plan.action, message=plan.reason, type_name=plan.type)
             return plan
 

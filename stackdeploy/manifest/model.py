@@ -33,6 +33,8 @@ class GlobalDef:
     description: str | None
     line: int
     path: NodePath = field(hash=False, compare=False, repr=False)
+    #: ``protected: true`` (stackql-deploy 2.1): the rendered value is masked everywhere.
+    protected: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class PropDef:
     line: int
     path: NodePath = field(hash=False, compare=False, repr=False)
     description: str | None = None
+    #: ``protected: true`` (stackql-deploy 2.1): the rendered value is masked everywhere.
+    protected: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,8 @@ class ResourceDef:
     condition_line: int | None = None
     path: NodePath = field(default=(), hash=False, compare=False, repr=False)
     access: ResourceAccess = field(default_factory=lambda: ResourceAccess())
+    #: ``skip_on_delete: true`` (stackql-deploy 2.2): teardown keeps the resource.
+    skip_on_delete: bool = False
 
     @property
     def declarative(self) -> bool:

@@ -61,7 +61,7 @@ from stackdeploy.templating import check_syntax, make_environment
 from stackdeploy.textfile import is_inside, unsafe_relative_path
 
 TOP_KEYS = ("name", "providers", "globals", "resources", "exports", "version", "description")
-GLOBAL_KEYS = ("name", "value", "description")
+GLOBAL_KEYS = ("name", "value", "description", "protected")
 RESOURCE_KEYS = (
     "name",
     "type",
@@ -84,6 +84,7 @@ RESOURCE_KEYS = (
     "role_session_name",
     "external_id",
     "profile",
+    "skip_on_delete",
 )
 # Keys saying where and as whom a resource's calls go (docs/manifest.md, "Accounts and regions").
 ACCESS_KEYS = ("region", "role_arn", "role_session_name", "external_id", "profile")
@@ -95,7 +96,7 @@ AUTH_BASIC = ("username_var", "password_var")
 _AWS_PROVIDERS = ("aws", "awscc")
 _REGION_NAME = re.compile(r"[a-z]{2,}(-[a-z0-9]+)*-[0-9]+")
 _ROLE_ARN = re.compile(r"arn:aws[a-zA-Z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
-PROP_KEYS = ("name", "value", "values", "merge", "description")
+PROP_KEYS = ("name", "value", "values", "merge", "description", "protected")
 RETURN_VAL_OPS = ("create", "update", "delete")
 DEFAULT_REGION = "us-east-1"
 # Resource kinds whose work is done by a query (file or inline sql) or generated calls.
@@ -446,6 +447,7 @@ class _Builder:
                     description=desc if isinstance(desc, str) else None,
                     line=c.line(path),
                     path=(*path, "value"),
+                    protected=_bool(c, item, "protected", path),
                 )
             )
         return tuple(out)
@@ -705,6 +707,7 @@ class _Builder:
             else None,
             path=path,
             access=access,
+            skip_on_delete=_bool(c, item, "skip_on_delete", path),
         )
 
     def _access(
@@ -1050,6 +1053,7 @@ class _Builder:
                     description=item.get("description")
                     if isinstance(item.get("description"), str)
                     else None,
+                    protected=_bool(c, item, "protected", ppath),
                 )
             )
         return tuple(out)
