@@ -67,3 +67,11 @@ def test_secrets_are_masked_in_the_dml(cli: Cli, tmp_path: Path) -> None:
     assert "INSERT INTO awscc.ssm.parameters" in dry.stdout
     assert "hunter2-secret" not in dry.stdout + dry.stderr
     assert "'****'" in dry.stdout
+
+
+def test_show_queries_includes_inline_sql(cli: Cli) -> None:
+    built = cli("build", str(KINDS), "dev", "--show-queries")
+    # The query resource's and the command resource's inline sql, rendered.
+    assert "[account] sql query:\nSELECT 'hello-dev' AS message" in built.stderr
+    assert "[tagger] sql query:\nUPDATE awscc.sqs.queues" in built.stderr
+    assert "WHERE Identifier = 'https://sqs.us-east-1.amazonaws.com/" in built.stderr
