@@ -84,9 +84,11 @@ def _run_options(
             metavar="FILE",
             help="Write one JSON object per run event to FILE ('-' for stderr).",
         )(func)
-        func = click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")(
-            func
-        )
+        func = click.option(
+            "--dry-run",
+            is_flag=True,
+            help="Print the plan, with the statements each change would run, and change nothing.",
+        )(func)
         func = click.option(
             "--on-failure",
             type=click.Choice(["error", "ignore", "rollback"]),
