@@ -14,6 +14,7 @@ after Ctrl-C (SIGINT), 143 after SIGTERM.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import signal
 import sys
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from stackdeploy.engine.scheduler import Cancel
     from stackdeploy.plan.model import Plan
     from stackdeploy.report.mask import Masker
+
+log = logging.getLogger("stackdeploy")
 
 CHANGES_EXIT_CODE = 2
 DEFAULT_PARALLELISM = 10
@@ -90,9 +93,11 @@ def _run_options(
             metavar="FILE",
             help="Write one JSON object per run event to FILE ('-' for stderr).",
         )(func)
-        func = click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")(
-            func
-        )
+        func = click.option(
+            "--dry-run",
+            is_flag=True,
+            help="Print the plan, with the statements each change would run, and change nothing.",
+        )(func)
         func = click.option(
             "--on-failure",
             type=click.Choice(["error", "ignore", "rollback"]),
@@ -274,6 +279,7 @@ def _runner(
     with ExitStack() as stack_, cloud.open(**config) as client:
         sinks = _progress_sinks(stack, masker, args.events_path, output, stack_)
         emitter = Emitter(FanOut(sinks))
+        clouds = _clouds(client, stack_)
         run = Run(
             stack=stack,
             state=state,
@@ -292,6 +298,7 @@ def _runner(
             emit=emitter,
             cancel=cancel,
             mask=masker.text,
+            clouds=clouds,
         )
         stack_.enter_context(_signals(cancel, state, lambda m: click.echo(m, err=True)))
         stack_.enter_context(masked_logs(masker.text))
@@ -304,25 +311,45 @@ def _runner(
             raise
 
 
-def _print_plan(plan: Plan, masker: Masker, output: OutputOptions) -> None:
+def _clouds(client: Any, stack_: ExitStack) -> Any:
+    """Per-resource clients (own region, role, profile or credentials), derived from the
+    run's and closed with it."""
+    from stackdeploy.cloud.client import CloudControl
+    from stackdeploy.cloud.session import CloudControls
+
+    if not isinstance(client, CloudControl):
+        return None
+    clouds = CloudControls(client)
+    stack_.callback(clouds.close)
+    return clouds
+
+
+def _print_plan(plan: Plan, masker: Masker, output: OutputOptions, *, dml: bool = False) -> None:
+    """The plan on stdout; ``dml``: with the statements each action would run."""
     from stackdeploy.report.jsonreport import render_plan_json
     from stackdeploy.report.progress import no_color
     from stackdeploy.report.text import render_plan_text
 
     if output.json:
-        click.echo(render_plan_json(plan, masker), nl=False)
+        click.echo(render_plan_json(plan, masker, dml=dml), nl=False)
     else:
         color = sys.stdout.isatty() and not no_color()
-        click.echo(render_plan_text(plan, color=color, masker=masker), nl=False)
+        click.echo(render_plan_text(plan, color=color, masker=masker, dml=dml), nl=False)
 
 
 def _report_run(
     result: Any, masker: Masker, output: OutputOptions, *, dry_run: bool, teardown: bool = False
 ) -> None:
-    """A dry run (or any run with --output json) prints its plan; a real text run prints
-    one line of what it did, the per-resource progress having gone to stderr."""
+    """A dry run (or any run with --output json) prints its plan (with the stack exports of
+    a finished build under ``exports``); a real text run prints one line of what it did, the
+    per-resource progress having gone to stderr, then the stack exports table."""
+    if output.json and not dry_run and result.exports is not None:
+        from stackdeploy.report.jsonreport import render_plan_json
+
+        click.echo(render_plan_json(result.plan, masker, exports=result.exports), nl=False)
+        return
     if dry_run or output.json:
-        _print_plan(result.plan, masker, output)
+        _print_plan(result.plan, masker, output, dml=dry_run)
         return
     from stackdeploy.report.text import render_applied_text
 
@@ -331,13 +358,34 @@ def _report_run(
     )
 
 
+def _print_exports_table(runner: Runner, exports: dict[str, Any] | None, masker: Masker) -> None:
+    """The stack exports as a table on stdout (masked), as stackql-deploy 2.x prints them."""
+    if exports is None:
+        return
+    from stackdeploy.report.exports import render_exports_table
+
+    table = render_exports_table(
+        exports, stack_name=runner.stack.name, env=runner.stack.env, mask=masker.text
+    )
+    if table:
+        click.echo("")
+        click.echo(table, nl=False)
+
+
 def _write_exports(runner: Runner, path: str | None, exports: dict[str, Any] | None) -> None:
     """``--output-file`` (JSON) and stackql-deploy's ``./.stackql-deploy-exports``."""
     if exports is None:
         return
-    from stackdeploy.report.exports import holds_secret, write_exports_env_file, write_output_file
+    from stackdeploy.report.exports import (
+        holds_secret,
+        value_text,
+        write_exports_env_file,
+        write_output_file,
+    )
 
     secret = holds_secret(exports, runner.run.state.secrets())
+    for name, value in exports.items():
+        log.info("stack export %s = %s", name, runner.run.mask(value_text(value)))
     if path:
         write_output_file(path, exports, private=secret)
         click.echo(f"stack exports written to {path}", err=True)
@@ -384,6 +432,8 @@ def build(
     # Results once the progress view has ended, so that it never mixes with them.
     _report_run(result, masker, output, dry_run=args.dry_run)
     if not args.dry_run:
+        if not output.json:
+            _print_exports_table(runner, result.exports, masker)
         _write_exports(runner, output_file, result.exports)
     _fail_on(result.failures, result.rolled_back)
 
@@ -409,7 +459,7 @@ def plan(
     args = RunArgs(stack_dir, stack_env, allow_replace=allow_replace, **options)
     with _runner(args, env, cloud, output) as (runner, masker):
         result = runner.plan()
-    _print_plan(result, masker, output)
+    _print_plan(result, masker, output, dml=output.show_queries)
     if detailed_exitcode and result.has_changes:
         sys.exit(CHANGES_EXIT_CODE)
 
@@ -437,11 +487,13 @@ def test(
     args = RunArgs(stack_dir, stack_env, **options)
     with _runner(args, env, cloud, output) as (runner, masker):
         result = runner.test()
+    exports = None if args.dry_run else result.exports
     if output.json:
-        click.echo(render_plan_json(result.plan, masker), nl=False)
+        click.echo(render_plan_json(result.plan, masker, exports=exports), nl=False)
     else:
         color = sys.stdout.isatty() and not no_color()
         click.echo(render_drift_text(result.plan, color=color, masker=masker), nl=False)
+        _print_exports_table(runner, exports, masker)
     if not args.dry_run:
         _write_exports(runner, output_file, result.exports)
     if result.plan.has_changes:

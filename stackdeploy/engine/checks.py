@@ -35,7 +35,7 @@ def _count_column(row: Mapping[str, Any]) -> str | None:
 def interpret_check(
     rows: Sequence[Mapping[str, Any]], *, what: str, file: str | None, line: int | None
 ) -> CheckResult:
-    """Present / absent from a check query's rows (compat §4 "Results")."""
+    """Present / absent from a check query's rows (docs/query.md, "Query files")."""
     if not rows:
         return CheckResult(False)
     first = rows[0]

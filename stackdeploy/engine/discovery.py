@@ -120,6 +120,12 @@ class ReadCache:
             for key in [k for k in self._lists if k[0] == type_name]:
                 del self._lists[key]
 
+    def forget_all(self) -> None:
+        """Forget every read: a check retried for eventual consistency must read again."""
+        with self._lock:
+            self._gets.clear()
+            self._lists.clear()
+
     def get_resource(
         self, type_name: str, identifier: Identifier, region: str | None = None
     ) -> dict[str, Any] | None:

@@ -32,10 +32,23 @@ from stackdeploy.engine.handlers import ResourceHandler, Verb, handler_for
 from stackdeploy.engine.lock import HEARTBEAT, LockRecord, StackLock
 from stackdeploy.engine.scheduler import NodeResult, Policy, Scheduler
 from stackdeploy.errors import CloudControlError, LocatedError, StackDeployError
-from stackdeploy.manifest.stack import EVALUATED
+from stackdeploy.manifest.stack import EVALUATED, UNKNOWN
 from stackdeploy.plan.model import Plan, ResourcePlan
 
 log = logging.getLogger("stackdeploy.engine")
+
+
+def elapsed_text(seconds: float) -> str:
+    """A run's duration as stackql-deploy 2.x writes ``elapsed_time`` (Rust's ``{:.2?}`` of a
+    Duration): ``49.22s``, or ``312.40ms`` / ``15.00µs`` / ``800.00ns`` under a second."""
+    nanos = max(0, round(seconds * 1e9))
+    if nanos >= 1_000_000_000:
+        return f"{nanos / 1e9:.2f}s"
+    if nanos >= 1_000_000:
+        return f"{nanos / 1e6:.2f}ms"
+    if nanos >= 1_000:
+        return f"{nanos / 1e3:.2f}µs"
+    return f"{nanos:.2f}ns"
 
 
 class PlanErrors(StackDeployError):
@@ -222,13 +235,12 @@ class Runner:
     def _plan_all(self, verb: Verb, nodes: tuple[str, ...]) -> dict[str, ResourcePlan]:
         emit = self.run.emit
         emit("phase", phase="planning", message=f"{len(nodes)} resources", count=len(nodes))
-        step = self.run.plan_step()
 
         def work(name: str) -> ResourcePlan:
             handler = self.handlers[name]
             emit("planning", name)
             try:
-                plan = handler.plan(step, verb)
+                plan = handler.plan(self.run.plan_step(handler.res), verb)
             except StackDeployError:
                 # Later resources still get planned: their own errors are reported too.
                 self.run.state.set_placeholders(handler.res, EVALUATED)
@@ -289,10 +301,7 @@ class Runner:
 
     def _fresh_reads(self) -> None:
         """Forget what planning read (the lock was taken since: read the account again)."""
-        from stackdeploy.engine.discovery import ReadCache, StackTags
-
-        self.run.plan_reads = ReadCache(self.run.cloud)
-        self.run.tags = StackTags(self.run.cloud, self.stack.name, self.stack.env)
+        self.run.forget_plan_reads()
 
     def _build(self) -> RunResult:
         nodes = self.selected()
@@ -411,7 +420,7 @@ class Runner:
 
     def _stack_exports(self, elapsed: float) -> dict[str, Any]:
         exports = self.run.state.stack_exports()
-        exports["elapsed_time"] = f"{elapsed:.2f}s"
+        exports["elapsed_time"] = elapsed_text(elapsed)
         return exports
 
     # -- teardown -------------------------------------------------------------------------
@@ -437,10 +446,14 @@ class Runner:
         self.run.state.whole_manifest = False
         emit = self.run.emit
         emit("phase", phase="planning", message=f"{len(nodes)} resources", count=len(nodes))
-        step = self.run.plan_step()
 
         def collect(name: str) -> None:
-            self.handlers[name].collect(step)
+            handler = self.handlers[name]
+            if handler.res.skip_on_delete and handler.res.type == "query":
+                # Kept, not run (stackql-deploy 2.2): its exports are unknown.
+                self.run.state.set_placeholders(handler.res, UNKNOWN)
+                return
+            handler.collect(self.run.plan_step(handler.res))
 
         collected = self._scheduler().run(nodes, self.graph.deps, collect, policy="continue")
         self._raise_unexpected(collected)
@@ -456,7 +469,17 @@ class Runner:
         self.run.state.whole_manifest = True
 
         def plan_delete(name: str) -> ResourcePlan:
-            plan = self.handlers[name].plan_delete(step)
+            handler = self.handlers[name]
+            if handler.res.skip_on_delete:
+                plan = ResourcePlan(
+                    name=name,
+                    type=handler.res.resource_type or "-",
+                    action="skip",
+                    reason="skip_on_delete: kept",
+                    depends_on=handler.depends_on,
+                )
+            else:
+                plan = handler.plan_delete(self.run.plan_step(handler.res))
             emit("planned", name, action=plan.action, message=plan.reason, type_name=plan.type)
             return plan
 

@@ -52,6 +52,8 @@ class ResourcePlan:
     desired: Mapping[str, Any] | None = None
     notes: tuple[str, ...] = ()
     secret_paths: tuple[str, ...] = ()
+    #: The statements carrying the action out, as text (``--dry-run`` shows them).
+    dml: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -65,6 +67,7 @@ class ResourcePlan:
             "write_only_unverifiable",
             "notes",
             "secret_paths",
+            "dml",
         ):
             value = getattr(self, name)
             if not isinstance(value, tuple):
@@ -75,9 +78,10 @@ class ResourcePlan:
         """True when the action changes something in the cloud."""
         return self.action in CHANGING_ACTIONS
 
-    def to_json_dict(self) -> dict[str, Any]:
-        """The contract's resource entry, plus ``reason`` (null when there is none)."""
-        return {
+    def to_json_dict(self, *, dml: bool = False) -> dict[str, Any]:
+        """The contract's resource entry, plus ``reason`` (null when there is none), and
+        with ``dml`` the statements the action runs (when it runs any)."""
+        entry: dict[str, Any] = {
             "name": self.name,
             "type": self.type,
             "action": self.action,
@@ -87,6 +91,9 @@ class ResourcePlan:
             "depends_on": list(self.depends_on),
             "reason": self.reason,
         }
+        if dml and self.dml:
+            entry["dml"] = list(self.dml)
+        return entry
 
 
 @dataclass(frozen=True)
@@ -117,11 +124,12 @@ class Plan:
     def get(self, name: str) -> ResourcePlan | None:
         return next((r for r in self.resources if r.name == name), None)
 
-    def to_json_dict(self) -> dict[str, Any]:
-        """Exactly the JSON document of the design contract (``plan --output json``)."""
+    def to_json_dict(self, *, dml: bool = False) -> dict[str, Any]:
+        """Exactly the JSON document of the design contract (``plan --output json``); with
+        ``dml``, resources that run statements list them under ``dml``."""
         return {
             "stack": {"name": self.stack_name, "env": self.env},
-            "resources": [r.to_json_dict() for r in self.resources],
+            "resources": [r.to_json_dict(dml=dml) for r in self.resources],
             "summary": self.summary,
         }
 

@@ -201,6 +201,7 @@ class Masker:
                 else None
             ),
             notes=tuple(self.text(n) for n in resource.notes),
+            dml=tuple(self.text(d) for d in resource.dml),
         )
 
     def plan(self, plan: Plan) -> Plan:

@@ -101,7 +101,7 @@ def _header(resource: ResourcePlan, style: _Styler) -> str:
     return style(head, COLOURS[resource.action], bold=resource.changed)
 
 
-def _resource_lines(resource: ResourcePlan, style: _Styler) -> list[str]:
+def _resource_lines(resource: ResourcePlan, style: _Styler, *, dml: bool = False) -> list[str]:
     lines = [_header(resource, style)]
     if resource.action == "create" and resource.desired:
         for key, value in resource.desired.items():
@@ -116,6 +116,10 @@ def _resource_lines(resource: ResourcePlan, style: _Styler) -> list[str]:
             lines.append(style(f"{INDENT}# {write_only_note(pointer)}", None, dim=True))
     for note in resource.notes:
         lines.append(style(f"{INDENT}# {note}", None, dim=True))
+    if dml:
+        for statement in resource.dml:
+            lines.append(style(f"{INDENT}would run:", None, dim=True))
+            lines.extend(f"{INDENT}  {line}" for line in statement.splitlines())
     return lines
 
 
@@ -155,15 +159,18 @@ def render_applied_text(plan: Plan, *, elapsed: float, teardown: bool = False) -
     return f"Build of {plan.stack_name} ({plan.env}) {ended}: {done} ({elapsed:.1f}s).\n"
 
 
-def render_plan_text(plan: Plan, *, color: bool = False, masker: Masker | None = None) -> str:
+def render_plan_text(
+    plan: Plan, *, color: bool = False, masker: Masker | None = None, dml: bool = False
+) -> str:
     """The plan as text (ends with a newline). Secrets are masked with ``masker`` (default:
-    write-only paths from the bundled schemas; no protected values)."""
+    write-only paths from the bundled schemas; no protected values). With ``dml``, the
+    statements each action would run are shown under it (``--dry-run``)."""
     masker = masker or Masker()
     safe = masker.plan(plan)
     style = _Styler(color)
     lines = [f"Stack {safe.stack_name} ({safe.env}):", ""]
     for resource in safe.resources:
-        lines.extend(_resource_lines(resource, style))
+        lines.extend(_resource_lines(resource, style, dml=dml))
     if safe.resources:
         lines.append("")
     lines.append(style(summary_line(safe), None, bold=True))

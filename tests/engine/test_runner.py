@@ -411,7 +411,7 @@ def test_delete_retries_then_fails_when_the_resource_stays(make: Make, cloud: Me
     stubborn = BUCKET_IQL.replace(
         "DELETE FROM awscc.s3.buckets WHERE Identifier = '{{ bucket_name }}'",
         "DELETE FROM awscc.s3.buckets WHERE Identifier = 'someone-else'",
-    )
+    ).replace("/*+ exists */", "/*+ exists, postdelete_retries=4, postdelete_retry_delay=1 */")
     cloud.clock.sleeps.clear()
     result = make(bucket_stack(), {"resources/bucket.iql": stubborn}).teardown()
     assert result.failures == [
@@ -421,7 +421,9 @@ def test_delete_retries_then_fails_when_the_resource_stays(make: Make, cloud: Me
             "delete query's identifier (--show-queries))",
         )
     ]
-    assert cloud.clock.sleeps.count(2) == 3  # three cycles, 2 s apart
+    # Three DELETEs, 2 s apart; after each, 4 checks 1 s apart.
+    assert cloud.clock.sleeps.count(2) == 2
+    assert cloud.clock.sleeps.count(1) == 3 * 3
     assert make(bucket_stack(), {"resources/bucket.iql": BUCKET_IQL}).teardown().failures == []
     assert cloud.resources == {}
 

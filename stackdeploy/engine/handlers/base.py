@@ -111,8 +111,9 @@ class BaseHandler:
         values = render_props(
             self.stack, self.res, context if context is not None else self.context()
         )
-        if self.res.protected:
-            self.state.add_secrets(v for k, v in values.items() if k in self.res.protected)
+        secret = set(self.res.protected) | {p.name for p in self.res.props if p.protected}
+        if secret:
+            self.state.add_secrets(v for k, v in values.items() if k in secret)
         return values
 
     def condition(self) -> bool:

@@ -17,6 +17,7 @@ Where none of these applies the plan refuses, before anything changes, and says 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -33,6 +34,7 @@ from stackdeploy.engine.discovery import (
 from stackdeploy.engine.handlers.base import BaseHandler, Verb, write_only_values
 from stackdeploy.engine.live import export_row, resolve_export_columns
 from stackdeploy.engine.state import MIN_WRITE_ONLY_SECRET
+from stackdeploy.engine.statements import delete_sql, insert_sql, update_sql
 from stackdeploy.errors import CloudControlError, DeployError, ManifestError, PlanError
 from stackdeploy.manifest.model import ResourceDef
 from stackdeploy.manifest.stack import UNKNOWN, has_placeholder, placeholder_at
@@ -95,12 +97,19 @@ class DeclarativeHandler(BaseHandler):
     def __init__(self, run: Run, res: ResourceDef) -> None:
         super().__init__(run, res)
         assert res.resource_type is not None
-        self.region = run.region
-        self.schema = get_schema(res.resource_type, self.region)
+        self._region: str | None = None
+        self.schema = get_schema(res.resource_type, run.region)
         self.identifier: str | None = None
         self.live: dict[str, Any] | None = None
         self.how_found: str | None = None
         self.desired: dict[str, Any] | None = None
+
+    @property
+    def region(self) -> str:
+        """The resource's own ``region``, else the run's (rendered on first use)."""
+        if self._region is None:
+            self._region = self.run.region_for(self.res)
+        return self._region
 
     # -- desired state ------------------------------------------------------------------------
 
@@ -212,14 +221,14 @@ class DeclarativeHandler(BaseHandler):
                 return identifier, live
             if not self.schema.taggable:
                 return None, None
-            arns = self.run.tags.arns(self.region, self.res.name)
+            arns = self.run.tags_for(self.res).arns(self.region, self.res.name)
             if not arns:
                 # Nothing carries this resource's tags: not renamed, simply absent.
                 return None, None
             matches = self._resolve(step, arns, desired)
         elif self.schema.taggable:
             self.how_found = "by stack tags"
-            arns = self.run.tags.arns(self.region, self.res.name)
+            arns = self.run.tags_for(self.res).arns(self.region, self.res.name)
             matches = self._resolve(step, arns, desired) if arns else []
             if not matches:
                 # Not in the tag index (or no tagging API): confirm by listing the type, so
@@ -317,7 +326,20 @@ class DeclarativeHandler(BaseHandler):
             self.evaluated()
         else:
             self.record_exports()
+        if plan.changed:
+            plan = dataclasses.replace(plan, dml=self._planned_dml(plan, desired))
         return plan
+
+    def _planned_dml(self, plan: ResourcePlan, desired: dict[str, Any]) -> tuple[str, ...]:
+        """The awscc statements equivalent to the calls ``apply`` would make."""
+        out: list[str] = []
+        if plan.action == "replace" and self.identifier is not None:
+            out.append(delete_sql(self.schema, self.identifier, self.region))
+        if plan.action in ("create", "replace"):
+            out.append(insert_sql(self.schema, self.desired or desired, self.region))
+        if plan.action == "update" and self.identifier is not None:
+            out.append(update_sql(self.schema, self.identifier, plan.patch, self.region))
+        return tuple(out)
 
     def apply(self, plan: ResourcePlan, step: Step, *, replan: bool) -> ResourcePlan:
         if replan:
@@ -411,6 +433,9 @@ class DeclarativeHandler(BaseHandler):
             identifier=self.identifier if present else None,
             reason=None if present else "absent",
             depends_on=self.depends_on,
+            dml=(delete_sql(self.schema, self.identifier, self.region),)
+            if present and self.identifier is not None
+            else (),
         )
 
     def delete(self, plan: ResourcePlan, step: Step) -> None:
