@@ -294,10 +294,24 @@ class Runner:
             return self._build()
         # Validate the whole stack before touching the account (not even the lock), then
         # plan again under the lock: what is applied is what the run holding it planned.
-        self._plan_all("build", self.selected())
+        with self._quietly():
+            self._plan_all("build", self.selected())
         with self.locked("build"):
             self._fresh_reads()
             return self._build()
+
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        """The validating pass reports nothing as it goes (its errors end the run; the
+        plan made under the lock is the one the progress shows)."""
+        from stackdeploy.engine.events import Emitter
+
+        emit = self.run.emit
+        self.run.emit = Emitter(None, clock=self.run.clock)
+        try:
+            yield
+        finally:
+            self.run.emit = emit
 
     def _fresh_reads(self) -> None:
         """Forget what planning read (the lock was taken since: read the account again)."""
@@ -436,7 +450,8 @@ class Runner:
             return self._teardown()
         # Validate before touching the account (not even the lock), then plan again under
         # the lock: what is deleted is what was planned by the run holding it.
-        self._plan_teardown(self.selected(reverse=True))
+        with self._quietly():
+            self._plan_teardown(self.selected(reverse=True))
         with self.locked("teardown"):
             self._fresh_reads()
             return self._teardown()

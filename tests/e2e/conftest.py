@@ -29,6 +29,11 @@ ACCOUNT = "123456789012"  # the sandbox's default account (fake credentials are 
 REGION = "us-east-1"
 
 
+def is_lock(identifier: str | None) -> bool:
+    """The stack lock (an SSM parameter that build and teardown hold while they run)."""
+    return bool(identifier) and str(identifier).startswith("/stack-deploy/locks/")
+
+
 @dataclass
 class Sandbox:
     """A served sandbox and what it saw."""
@@ -40,9 +45,14 @@ class Sandbox:
         return self.server.url
 
     def requests(self, operation: str | None = None) -> list[RequestRow]:
-        """Every mutation request, oldest first (``operation``: CREATE, UPDATE, DELETE)."""
+        """Every mutation request on the stacks' resources, oldest first (``operation``:
+        CREATE, UPDATE, DELETE); the stack lock's own requests are left out."""
         rows = reversed(self.server.store.list_requests(ACCOUNT, REGION))
-        return [r for r in rows if operation is None or r.operation == operation]
+        return [
+            r
+            for r in rows
+            if (operation is None or r.operation == operation) and not is_lock(r.identifier)
+        ]
 
     def request_of(self, operation: str, identifier: str) -> RequestRow:
         """The one ``operation`` request on ``identifier``."""
@@ -53,7 +63,9 @@ class Sandbox:
     def identifiers(self) -> set[str]:
         """Identifiers of every resource the sandbox holds."""
         self.server.store.settle()  # requests whose end has passed take effect
-        return {r.identifier for r in self.server.store.all_resources()}
+        return {
+            r.identifier for r in self.server.store.all_resources() if not is_lock(r.identifier)
+        }
 
     def status(self, request: RequestRow) -> str:
         """The request's status now, as GetResourceRequestStatus would answer."""

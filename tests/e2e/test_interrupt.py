@@ -101,7 +101,11 @@ def in_progress(client: Any) -> set[str]:
     page = client.list_resource_requests(
         ResourceRequestStatusFilter={"OperationStatuses": ["IN_PROGRESS"]}
     )
-    return {s["RequestToken"] for s in page["ResourceRequestStatusSummaries"]}
+    return {
+        s["RequestToken"]
+        for s in page["ResourceRequestStatusSummaries"]
+        if s.get("TypeName") != "AWS::SSM::Parameter"  # the stack lock's own writes
+    }
 
 
 def start_build(
