@@ -20,7 +20,7 @@ polled to their end before the run reports :class:`Interrupted`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,13 +177,19 @@ class Runner:
 
     # -- build ----------------------------------------------------------------------------
 
-    def build(self) -> RunResult:
-        """Plan every resource, then (unless a dry run) apply over the graph."""
+    def build(self, *, before_apply: Callable[[Plan], Plan] | None = None) -> RunResult:
+        """Plan every resource, then (unless a dry run) apply over the graph.
+
+        ``before_apply`` sees the whole plan once every resource is planned and before
+        anything changes (orphans are added, a saved plan is compared there); what it
+        returns is the plan a dry run reports. Raising stops the build, nothing changed."""
         nodes = self.selected()
         plans = self._plan_all("build", nodes)
+        whole = Plan(self.stack.name, self.stack.env, tuple(plans[n] for n in nodes))
+        if before_apply is not None:
+            whole = before_apply(whole)
         if self.run.options.dry_run:
-            plan = Plan(self.stack.name, self.stack.env, tuple(plans[n] for n in nodes))
-            return RunResult(plan, elapsed=self._elapsed())
+            return RunResult(whole, elapsed=self._elapsed())
         changing = {n for n in nodes if self.handlers[n].runs_on_apply(plans[n])}
         emit = self.run.emit
         emit("phase", phase="applying", message=f"{len(changing)} to change", count=len(changing))

@@ -30,8 +30,8 @@ from stackdeploy.engine.discovery import (
     match_arn,
     tags_of,
 )
-from stackdeploy.engine.handlers.base import BaseHandler, Verb
-from stackdeploy.engine.live import export_row, resolve_export_columns
+from stackdeploy.engine.handlers.base import BaseHandler, PlanBasis, Verb
+from stackdeploy.engine.live import export_row, resolve_export_columns, without_read_only
 from stackdeploy.engine.state import MIN_WRITE_ONLY_SECRET
 from stackdeploy.errors import CloudControlError, DeployError, ManifestError, PlanError
 from stackdeploy.manifest.model import ResourceDef
@@ -359,6 +359,16 @@ class DeclarativeHandler(BaseHandler):
                 )
             self.record_exports()
         return plan
+
+    def planned_from(self) -> PlanBasis:
+        live = None
+        if self.live is not None:
+            live = {
+                "identifier": self.identifier,
+                "properties": without_read_only(self.schema, self.live),
+            }
+        deferred = tuple(strip_placeholders(self.desired)[1]) if self.desired else ()
+        return PlanBasis(exists=self.live is not None, live=live, deferred=deferred)
 
     def record_exports(self) -> None:
         if not self.res.exports:

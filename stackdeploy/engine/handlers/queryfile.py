@@ -31,8 +31,9 @@ from typing import Any
 
 from stackdeploy.engine.checks import CheckResult, attempt, interpret_check
 from stackdeploy.engine.context import Run, Step
-from stackdeploy.engine.handlers.base import BaseHandler, Verb
-from stackdeploy.engine.live import identifier_from_row
+from stackdeploy.engine.handlers.base import BaseHandler, PlanBasis, Verb
+from stackdeploy.engine.handlers.declarative import strip_placeholders
+from stackdeploy.engine.live import identifier_from_row, without_read_only
 from stackdeploy.errors import (
     DeployError,
     ManifestError,
@@ -478,6 +479,26 @@ class QueryFileHandler(BaseHandler):
             reason="statecheck failed" if action == "update" else None,
             notes=tuple(notes),
         )
+
+    def planned_from(self) -> PlanBasis:
+        d = self.discovery
+        if d is None:
+            return PlanBasis()
+        preview = d.preview
+        live = None
+        if d.live is not None and preview is not None:
+            live = without_read_only(preview.schema, d.live)
+        found = {
+            "found": d.found,
+            "correct": d.correct,
+            "unknown": d.unknown,
+            "identifier": d.identifier,
+            "live": live,
+            "proxy_rows": d.proxy_rows,
+        }
+        deferred = tuple(strip_placeholders(preview.desired)[1]) if preview is not None else ()
+        exists = None if d.createorupdate or d.unknown else d.found
+        return PlanBasis(exists=exists, live=found, deferred=deferred)
 
     def _type_hint(self) -> str:
         """The type the create query targets, for display when it cannot render."""
