@@ -328,9 +328,8 @@ class GuardedHandler:
         if problem is not None:
             allowed = ", ".join((*self.saved.paths, *self.saved.deferred)) or "nothing else"
             raise StalePlanError(
-                f"{name}: {problem}; not applied (the saved plan allows {self.saved.action} "
-                f"of {allowed})",
-                hint="make and review a new plan",
+                f"{problem}; not applied (the saved plan allows {self.saved.action} of "
+                f"{allowed}): make a new plan, review it, and apply it"
             )
         if not fresh.changed:
             self.note(f"{name}: nothing left to change")

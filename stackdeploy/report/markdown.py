@@ -52,8 +52,13 @@ def _code(text: str) -> str:
         return ""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") or longest else ""
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
+
+
+def _row(*cells: str) -> str:
+    """A table row (an empty cell stays one space wide)."""
+    return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|"
 
 
 def _block(lines: Iterable[str], language: str = "diff") -> list[str]:
@@ -84,6 +89,10 @@ def _detail_lines(resource: ResourcePlan) -> list[str]:
     return lines
 
 
+def _unfinished(resource: ResourcePlan) -> bool:
+    return (resource.reason or "").startswith(("failed:", "not started:", "skipped:"))
+
+
 def _details(summary: str, body: list[str]) -> list[str]:
     return ["<details>", f"<summary>{summary}</summary>", "", *body, "", "</details>", ""]
 
@@ -110,9 +119,12 @@ def _orphan_row(orphan: Orphan, *, done: bool) -> str:
         action = "kept"
     why = f": {orphan.reason}" if orphan.reason and orphan.action != "delete" else ""
     symbol = "`-`" if orphan.action == "delete" else "`?`"
-    return (
-        f"| {symbol} | {_code(orphan.name)} | {_cell(orphan.type or 'unknown type')} | "
-        f"{_code(orphan.identifier or orphan.arn)} | {_cell(action + why)} |"
+    return _row(
+        symbol,
+        _code(orphan.name),
+        _cell(orphan.type or "unknown type"),
+        _code(orphan.identifier or orphan.arn),
+        _cell(action + why),
     )
 
 
@@ -128,16 +140,14 @@ def render_plan_markdown(
     safe = masker.plan(plan)
     title = f"{_code(safe.stack_name)} ({_code(safe.env)})"
     if done:
-        head = f"**{done} of {title} complete**: {_cell(applied_counts(safe, teardown=done == 'Teardown'))}."
+        counts = applied_counts(safe, teardown=done == "Teardown")
+        head = f"**{done} of {title} complete**: {_cell(counts)}."
     else:
         head = f"**Plan of {title}**: {_cell(summary_line(safe).removeprefix('Plan: '))}"
     lines = [head, ""]
     changed = [r for r in safe.resources if r.changed]
-    failed = [
-        r
-        for r in safe.resources
-        if r.action == "skip" and (r.reason or "").startswith(("failed", "not started", "skipped:"))
-    ]
+    # A finished run lists what failed or was not started among its changes.
+    failed = [r for r in safe.resources if r.action == "skip" and _unfinished(r)]
     shown = changed + failed
     if shown:
         lines += [
@@ -149,8 +159,13 @@ def render_plan_markdown(
             if r in failed:
                 action = r.reason or "skipped"
             lines.append(
-                f"| {_symbol(r.action)} | {_code(r.name)} | {_cell(r.type)} | {_cell(action)} "
-                f"| {_code(r.identifier or '')} |"
+                _row(
+                    _symbol(r.action),
+                    _code(r.name),
+                    _cell(r.type),
+                    _cell(action),
+                    _code(r.identifier or ""),
+                )
             )
         lines.append("")
         for r in changed:
@@ -219,9 +234,7 @@ def render_drift_markdown(plan: Plan, masker: Masker | None = None) -> str:
         lines += ["| | Resource | Type | Drift | Identifier |", "|:-:|---|---|---|---|"]
         for r in drifted:
             what = "does not exist" if r.action == "create" else "not in its desired state"
-            lines.append(
-                f"| `!` | {_code(r.name)} | {_cell(r.type)} | {what} | {_code(r.identifier or '')} |"
-            )
+            lines.append(_row("`!`", _code(r.name), _cell(r.type), what, _code(r.identifier or "")))
         lines.append("")
         for r in drifted:
             summary = f"<b>{html.escape(r.name)}</b> ({html.escape(r.type)})"
@@ -229,14 +242,11 @@ def render_drift_markdown(plan: Plan, masker: Masker | None = None) -> str:
     lines += _orphan_rows(safe, done=False)
     fine = [r for r in safe.resources if r not in drifted]
     if fine:
-        items = [
-            f"- {_code(r.name)} ({_cell(r.type)}) "
-            + (
-                "skipped" + (f": {_cell(r.reason)}" if r.reason else "")
-                if r.action == "skip"
-                else "ok"
-            )
-            for r in fine
-        ]
+        items = []
+        for r in fine:
+            state = "ok"
+            if r.action == "skip":
+                state = "skipped" + (f": {_cell(r.reason)}" if r.reason else "")
+            items.append(f"- {_code(r.name)} ({_cell(r.type)}) {state}")
         lines += _details(html.escape(f"{len(fine)} in their desired state or skipped"), items)
     return masker.text("\n".join(lines).rstrip("\n")) + "\n"
