@@ -15,7 +15,9 @@ Not orphans:
   declarative resource whose identifier changed is found by its tags and planned as a
   replacement of the same resource);
 * a resource the plan already claims by its identifier (an entry renamed in the manifest
-  while its physical name stayed: the build moves its name tag);
+  while its physical name stayed: the build moves its name tag), or whose identifier or ARN
+  a manifest resource's exports or captured ``exists`` row hold (a query file that tags
+  with another name than the entry's: never deleted by mistake);
 * a resource whose live tags no longer say it belongs to the stack (the tagging API lags).
 
 ``build --prune`` deletes them after the build (:func:`prune_orphans`): in parallel, an
@@ -36,7 +38,7 @@ from stackdeploy.adopt.refs import link
 from stackdeploy.engine.context import Run
 from stackdeploy.engine.discovery import tags_of
 from stackdeploy.engine.scheduler import NodeResult, Policy, Scheduler
-from stackdeploy.errors import StackDeployError
+from stackdeploy.errors import PlanError, StackDeployError
 from stackdeploy.plan.model import Orphan, OrphanAction, Plan
 from stackdeploy.schema.registry import get_schema
 from stackdeploy.tags import TAG_ENV, TAG_RESOURCE, TAG_STACK
@@ -68,12 +70,17 @@ def find_orphans(run: Run, plan: Plan, *, prune: bool) -> OrphanScan:
     can be deleted get the action ``delete``."""
     index = run.tags.index(run.region)
     if index is None:
-        log.warning(
-            "orphans were not looked for: the tagging API (GetResources) cannot be used here"
-        )
+        if prune:
+            raise PlanError(
+                "--prune: orphans cannot be looked for, the tagging API (GetResources) "
+                "cannot be used here; nothing was changed",
+                hint="grant tag:GetResources, or run without --prune",
+            )
+        log.info("orphans were not looked for: the tagging API (GetResources) cannot be used")
         return OrphanScan(available=False)
     claimed = {res.name for res in run.stack.resources}
     taken = {(r.type, r.identifier) for r in plan.resources if r.identifier}
+    known = _values_read(run)
     candidates = [
         (tag, arn) for tag in sorted(index) if tag not in claimed for arn in sorted(set(index[tag]))
     ]
@@ -98,7 +105,7 @@ def find_orphans(run: Run, plan: Plan, *, prune: bool) -> OrphanScan:
             if any(tags.get(k) != v for k, v in wanted.items()):
                 log.debug("%s: its live tags no longer name %s; not an orphan", arn, tag)
                 continue
-            if (live.type_name, live.identifier) in taken:
+            if (live.type_name, live.identifier) in taken or {live.identifier, arn} & known:
                 log.debug("%s (tagged %s) is claimed by the plan; not an orphan", arn, tag)
                 continue
         found.append((tag, arn, live))
@@ -134,6 +141,15 @@ def find_orphans(run: Run, plan: Plan, *, prune: bool) -> OrphanScan:
             )
         )
     return OrphanScan(tuple(orphans), models)
+
+
+def _values_read(run: Run) -> set[str]:
+    """Every text value the run recorded for the manifest's resources (exports, ``this.*``)."""
+    values: set[str] = set()
+    for res in run.stack.resources:
+        for found in (run.state.exported(res.name), run.state.this(res)):
+            values.update(v for v in found.values() if isinstance(v, str) and v)
+    return values
 
 
 def _unique_names(tags: Sequence[str]) -> list[str]:

@@ -9,10 +9,13 @@ what it creates); the tagging API, ARN resolution and deletes go over HTTP to th
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
-from tests.engine.conftest import StackCli
+import pytest
+
+from tests.engine.conftest import STACKS, StackCli
 
 THREE = """\
 name: orph
@@ -235,3 +238,51 @@ def test_other_stacks_and_environments_are_not_orphans(cli: StackCli, tmp_path: 
     cli("build", str(stack), "dev", "--prune")
     buckets = sorted(r["identifier"] for r in cli.resources() if r["type"] == "AWS::S3::Bucket")
     assert buckets == ["orph-prd-data", "other-dev-data"]
+
+
+def test_a_query_file_resource_tagged_with_another_name_is_not_an_orphan(
+    cli: StackCli, tmp_path: Path
+) -> None:
+    """A stackql-deploy query file may tag with any resource name: what the plan finds
+    (its identifier, its exports) is claimed, so --prune never deletes it."""
+    stack = tmp_path / "bucket"
+    shutil.copytree(STACKS / "bucket", stack)
+    manifest = stack / "stackql_manifest.yml"
+    manifest.write_text(
+        manifest.read_text().replace(
+            "          - Key: owner\n            Value: team-a\n",
+            "          - Key: owner\n            Value: team-a\n"
+            "          - Key: stackql:stack-name\n            Value: tbucket\n"
+            "          - Key: stackql:stack-env\n            Value: dev\n"
+            "          - Key: stackql:resource-name\n            Value: data-bucket\n",
+        )
+    )
+    cli("build", str(stack), "dev")
+    (bucket,) = cli.resources()
+    assert {"Key": "stackql:resource-name", "Value": "data-bucket"} in bucket["properties"]["Tags"]
+    plan = cli.plan_json(stack, "dev", "--prune")
+    assert plan["orphans"] == []
+    cli("build", str(stack), "dev", "--prune")
+    assert len(cli.resources()) == 1
+
+
+def test_without_the_tagging_api_prune_refuses(
+    cli: StackCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = tmp_path / "orph"
+    stack.mkdir()
+    manifest = stack / "stackql_manifest.yml"
+    manifest.write_text(THREE)
+    cli("build", str(stack), "dev")
+    manifest.write_text(_without(THREE, "topic"))
+    denied = {"fail": [{"type": "*", "operation": "GetResources", "error_code": "AccessDenied",
+                        "sync": True}]}  # fmt: skip
+    monkeypatch.setenv("STACK_DEPLOY_SANDBOX_FAULTS", json.dumps(denied))
+    # Without the tagging API the plan still works (resources are found by listing), but
+    # orphans cannot be looked for: --prune refuses rather than pretend there are none.
+    plan = cli.plan_json(stack, "dev")
+    assert plan["orphans"] == [] and len(plan["resources"]) == 2
+    before = len(cli.resources())
+    result = cli("build", str(stack), "dev", "--prune", expect=1)
+    assert "--prune: orphans cannot be looked for" in result.stderr
+    assert len(cli.resources()) == before
