@@ -212,6 +212,8 @@ def capture(
             paths=touched_paths(rp),
             deferred=tuple(basis.deferred),
         )
+    # Orphans a plan only lists do not shape what the build does: only a plan that deletes
+    # them (--prune) depends on them.
     orphans = {
         o.name: OrphanBasis(
             arn=o.arn,
@@ -223,6 +225,7 @@ def capture(
             ),
         )
         for o in plan.orphans
+        if settings.prune
     }
     return Basis(
         files=files,

@@ -175,7 +175,10 @@ class LiveProgress:
                         self._order.clear()
                         self._counts = {"done": 0, "failed": 0, "skipped": 0}
                 elif event.message:
-                    self._notes.append(self.mask(event.message))
+                    note = self.mask(event.message)
+                    self._notes.append(note)
+                    # Notes stay on screen after the live view ends, as failures do.
+                    self.console.print(note, markup=False, highlight=False)
                 return
             if event.state in ("planning", "planned", "request_done"):
                 return

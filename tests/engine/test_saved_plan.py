@@ -287,6 +287,9 @@ def test_orphans_in_a_saved_plan(cli: StackCli, stack: Path, tmp_path: Path) -> 
 
     # A plan made without --prune deletes no orphan, and cannot be applied with --prune.
     cli("plan", str(stack), "dev", "--out", str(out))
+    saved = json.loads(out.read_text())
+    assert [(o["name"], o["action"]) for o in saved["orphans"]] == [("topic", "skip")]
+    assert saved["saved_plan"]["orphans"] == {}  # listed only: the plan does not depend on it
     result = cli("build", str(stack), "dev", "--plan", str(out), "--prune", expect=2)
     assert "was made without --prune" in result.stderr
     cli("build", str(stack), "dev", "--plan", str(out))
@@ -464,3 +467,31 @@ def test_plan_key(
     monkeypatch.setenv("STACK_DEPLOY_PLAN_KEY", "k3y-from-ci-secrets")
     cli("build", str(stack), "dev", "-e", "VIS=40", "--plan", str(out))
     assert _queue(cli, "sp-dev-main")["VisibilityTimeout"] == 40
+
+
+def test_a_whole_stack_created_from_a_saved_plan(cli: StackCli, tmp_path: Path) -> None:
+    """Every resource is created; the queue's dead-letter ARN is known only after the
+    dead-letter queue exists, so it is re-rendered then, within the saved bounds."""
+    folder = tmp_path / "sp"
+    folder.mkdir()
+    (folder / "stackql_manifest.yml").write_text(QUEUES)
+    out = tmp_path / "plan.json"
+    cli("plan", str(folder), "dev", "--out", str(out))
+    basis = json.loads(out.read_text())["saved_plan"]["resources"]
+    assert {n: (b["action"], b["live"]) for n, b in basis.items()} == {
+        "dlq": ("create", "absent"),
+        "queue": ("create", "absent"),
+        "topic": ("create", "absent"),
+    }
+    assert basis["queue"]["paths"] == [
+        "/QueueName",
+        "/RedrivePolicy",
+        "/Tags",
+        "/VisibilityTimeout",
+    ]
+    assert basis["queue"]["deferred"] == ["/RedrivePolicy/deadLetterTargetArn"]
+    cli("build", str(folder), "dev", "--plan", str(out))
+    assert _queue(cli, "sp-dev-main")["RedrivePolicy"]["deadLetterTargetArn"] == (
+        "arn:aws:sqs:us-east-1:123456789012:sp-dev-dlq"
+    )
+    assert {r["action"] for r in cli.plan_json(folder, "dev")["resources"]} == {"noop"}
