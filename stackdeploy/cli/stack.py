@@ -3,8 +3,13 @@
 Thin commands: parse options, load the stack, open Cloud Control (AWS, an endpoint or the
 embedded sandbox), build the masker and the progress view, hand over to
 :class:`~stackdeploy.engine.runner.Runner`, render the result and choose the exit code.
-Results go to stdout (text, or one JSON document with ``--output json``); progress and logs
-go to stderr.
+Results go to stdout (text, one JSON document with ``--output json``, or Markdown for a
+pull-request comment with ``--output markdown``); progress and logs go to stderr.
+
+``plan --out FILE`` saves the plan with what it was computed from; ``build --plan FILE``
+applies exactly that plan or refuses (:mod:`stackdeploy.engine.saved`). Orphans (resources
+tagged for the stack that no manifest entry claims) are listed by ``plan``, ``test`` and
+``build``; ``--prune`` deletes them after the build (:mod:`stackdeploy.engine.orphans`).
 
 Exit codes: 0 success; 1 error (or drift found by ``test``); 2 usage error; with
 ``--detailed-exitcode``, ``plan`` and ``test`` exit 2 when there are changes or drift; 130
@@ -26,14 +31,21 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from stackdeploy.cli.options import CloudOptions, EnvOptions, OutputOptions, common_options
-from stackdeploy.errors import DriftError, StackDeployError
+from stackdeploy.cli.options import (
+    CloudOptions,
+    EnvOptions,
+    OutputOptions,
+    stack_common_options,
+)
+from stackdeploy.errors import DriftError, StackDeployError, UsageError
 
 if TYPE_CHECKING:
     from stackdeploy.engine import Runner, RunState
     from stackdeploy.engine.events import EventSink
+    from stackdeploy.engine.orphans import OrphanScan
     from stackdeploy.engine.scheduler import Cancel
     from stackdeploy.plan.model import Plan
+    from stackdeploy.plan.saved import SavedPlan
     from stackdeploy.report.mask import Masker
 
 log = logging.getLogger("stackdeploy")
@@ -49,9 +61,16 @@ def _stack_arguments(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _run_options(
-    *, output_file: bool = True, replace: bool = True
+    *, output_file: bool = True, replace: bool = True, prune: bool = False
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        if prune:
+            func = click.option(
+                "--prune",
+                is_flag=True,
+                help="Delete orphans (resources tagged for the stack and environment that no "
+                "manifest entry claims any more) after the build; plan: show them as deletes.",
+            )(func)
         func = click.option(
             "--target",
             "targets",
@@ -166,6 +185,13 @@ class RunArgs:
     no_lock: bool = False
     lock_timeout: float = 0.0
     timeout_minutes: float | None = None
+    prune: bool = False
+
+    def check_prune(self) -> None:
+        if self.prune and self.targets:
+            raise UsageError(
+                "--prune works on the whole stack: it cannot be combined with --target"
+            )
 
 
 def _pairs(env: EnvOptions) -> dict[str, str]:
@@ -327,11 +353,14 @@ def _clouds(client: Any, stack_: ExitStack) -> Any:
 def _print_plan(plan: Plan, masker: Masker, output: OutputOptions, *, dml: bool = False) -> None:
     """The plan on stdout; ``dml``: with the statements each action would run."""
     from stackdeploy.report.jsonreport import render_plan_json
+    from stackdeploy.report.markdown import render_plan_markdown
     from stackdeploy.report.progress import no_color
     from stackdeploy.report.text import render_plan_text
 
     if output.json:
         click.echo(render_plan_json(plan, masker, dml=dml), nl=False)
+    elif output.markdown:
+        click.echo(render_plan_markdown(plan, masker), nl=False)
     else:
         color = sys.stdout.isatty() and not no_color()
         click.echo(render_plan_text(plan, color=color, masker=masker, dml=dml), nl=False)
@@ -343,6 +372,8 @@ def _report_run(
     """A dry run (or any run with --output json) prints its plan (with the stack exports of
     a finished build under ``exports``); a real text run prints one line of what it did, the
     per-resource progress having gone to stderr, then the stack exports table."""
+    from stackdeploy.report.text import render_applied_text
+
     if output.json and not dry_run and result.exports is not None:
         from stackdeploy.report.jsonreport import render_plan_json
 
@@ -351,8 +382,12 @@ def _report_run(
     if dry_run or output.json:
         _print_plan(result.plan, masker, output, dml=dry_run)
         return
-    from stackdeploy.report.text import render_applied_text
+    if output.markdown:
+        from stackdeploy.report.markdown import render_plan_markdown
 
+        done = "Teardown" if teardown else "Build"
+        click.echo(render_plan_markdown(result.plan, masker, done=done), nl=False)
+        return
     click.echo(
         render_applied_text(result.plan, elapsed=result.elapsed, teardown=teardown), nl=False
     )
@@ -370,6 +405,67 @@ def _print_exports_table(runner: Runner, exports: dict[str, Any] | None, masker:
     if table:
         click.echo("")
         click.echo(table, nl=False)
+
+
+def _find_orphans(runner: Runner, plan: Plan, *, prune: bool) -> OrphanScan:
+    from stackdeploy.engine.orphans import find_orphans
+
+    return find_orphans(runner.run, plan, prune=prune)
+
+
+def _save_plan(
+    path: str, runner: Runner, plan: Plan, scan: OrphanScan, masker: Masker, args: RunArgs
+) -> None:
+    """``plan --out FILE``: the plan and its basis (0600 when it derives from a secret)."""
+    from stackdeploy.engine.saved import PlanSettings, new_saved_plan
+    from stackdeploy.plan.saved import PLAN_KEY_ENV
+    from stackdeploy.report.exports import write_text_file
+
+    settings = PlanSettings(
+        region=runner.run.region,
+        targets=args.targets,
+        allow_replace=args.allow_replace,
+        prune=args.prune,
+    )
+    document = masker.strings(masker.plan(plan).to_json_dict())
+    saved, private = new_saved_plan(
+        runner,
+        plan,
+        scan,
+        settings=settings,
+        document=document,
+        plan_key=os.environ.get(PLAN_KEY_ENV) or None,
+    )
+    write_text_file(path, saved.to_json(), private=private)
+    mode = " (mode 0600: it holds digests of secrets)" if private else ""
+    click.echo(f"plan written to {path}{mode}", err=True)
+
+
+def _load_plan(path: str, args: RunArgs, allow_replace_given: bool) -> tuple[SavedPlan, RunArgs]:
+    """``build --plan FILE``: the saved plan, and the run arguments it was made with."""
+    from stackdeploy.plan.saved import SavedPlan
+
+    saved = SavedPlan.load(path)
+    if saved.env != args.stack_env:
+        raise UsageError(
+            f"{path} is a plan of stack {saved.stack_name!r} in environment {saved.env!r}, "
+            f"not {args.stack_env!r}"
+        )
+    if args.targets:
+        raise UsageError(
+            "--target cannot be combined with --plan: the plan applies the targets it was "
+            f"made with ({', '.join(saved.targets) or 'the whole stack'})"
+        )
+    if allow_replace_given and not saved.allow_replace:
+        raise UsageError(f"{path} was made without --allow-replace; make the plan again with it")
+    if args.prune and not saved.prune:
+        raise UsageError(
+            f"{path} was made without --prune, so it deletes no orphan; make the plan again "
+            "with plan --prune to review the deletes"
+        )
+    return saved, dataclasses.replace(
+        args, targets=saved.targets, allow_replace=saved.allow_replace, prune=saved.prune
+    )
 
 
 def _write_exports(runner: Runner, path: str | None, exports: dict[str, Any] | None) -> None:
@@ -412,9 +508,18 @@ def _fail_on(failures: list[tuple[str, str]], rolled_back: list[str] | None = No
 
 @click.command()
 @_stack_arguments
-@_run_options()
+@_run_options(prune=True)
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Apply exactly the plan saved by `plan --out FILE`: refused (nothing changed) when "
+    "the manifest, the inputs or a live resource changed since.",
+)
 @_lock_options
-@common_options
+@stack_common_options
 def build(
     stack_dir: str,
     stack_env: str,
@@ -423,16 +528,64 @@ def build(
     output: OutputOptions,
     output_file: str | None,
     allow_replace: bool,
+    plan_file: str | None,
     **options: Any,
 ) -> None:
     """Create or update the resources of the stack in STACK_DIR for STACK_ENV."""
+    from stackdeploy.engine.orphans import OrphanScan, prune_orphans
+
     args = RunArgs(stack_dir, stack_env, allow_replace=allow_replace, **options)
+    saved: SavedPlan | None = None
+    if plan_file is not None:
+        saved, args = _load_plan(plan_file, args, allow_replace)
+    args.check_prune()
     with _runner(args, env, cloud, output) as (runner, masker):
-        result = runner.build()
+        scan = OrphanScan()
+        if saved is not None:
+            from stackdeploy.engine.saved import PlanGuard
+            from stackdeploy.plan.saved import PLAN_KEY_ENV
+
+            if runner.stack.name != saved.stack_name:
+                raise UsageError(
+                    f"{plan_file} is a plan of stack {saved.stack_name!r}, not "
+                    f"{runner.stack.name!r}"
+                )
+            guard = PlanGuard(
+                saved, runner, file=str(plan_file), plan_key=os.environ.get(PLAN_KEY_ENV) or None
+            )
+
+            def before_apply(plan: Plan) -> Plan:
+                nonlocal scan
+                plan = guard.before_apply(plan)
+                scan = guard.scan
+                return plan
+
+        else:
+
+            def before_apply(plan: Plan) -> Plan:
+                nonlocal scan
+                scan = _find_orphans(runner, plan, prune=args.prune)
+                return scan.on(plan)
+
+        result = runner.build(before_apply=before_apply)
+        if not args.dry_run:
+            orphans = scan.orphans
+            if args.prune and not result.failures:
+                pruned = prune_orphans(runner.run, orphans)
+                orphans = pruned.orphans
+                result.failures.extend(pruned.failures)
+            elif args.prune:
+                orphans = tuple(
+                    dataclasses.replace(o, action="skip", reason="not deleted: the build failed")
+                    if o.action == "delete"
+                    else o
+                    for o in orphans
+                )
+            result.plan = dataclasses.replace(result.plan, orphans=orphans)
     # Results once the progress view has ended, so that it never mixes with them.
     _report_run(result, masker, output, dry_run=args.dry_run)
     if not args.dry_run:
-        if not output.json:
+        if not output.json and not output.markdown:
             _print_exports_table(runner, result.exports, masker)
         _write_exports(runner, output_file, result.exports)
     _fail_on(result.failures, result.rolled_back)
@@ -440,9 +593,17 @@ def build(
 
 @click.command()
 @_stack_arguments
-@_run_options()
+@_run_options(prune=True)
 @_detailed
-@common_options
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Save the plan, with digests of what it was computed from, for `build --plan FILE`.",
+)
+@stack_common_options
 def plan(
     stack_dir: str,
     stack_env: str,
@@ -452,13 +613,19 @@ def plan(
     output_file: str | None,
     allow_replace: bool,
     detailed_exitcode: bool,
+    out_file: str | None,
     **options: Any,
 ) -> None:
     """Show what build would change, without changing anything."""
     options["dry_run"] = True
     args = RunArgs(stack_dir, stack_env, allow_replace=allow_replace, **options)
+    args.check_prune()
     with _runner(args, env, cloud, output) as (runner, masker):
         result = runner.plan()
+        scan = _find_orphans(runner, result, prune=args.prune)
+        result = scan.on(result)
+        if out_file is not None:
+            _save_plan(out_file, runner, result, scan, masker, args)
     _print_plan(result, masker, output, dml=output.show_queries)
     if detailed_exitcode and result.has_changes:
         sys.exit(CHANGES_EXIT_CODE)
@@ -468,7 +635,7 @@ def plan(
 @_stack_arguments
 @_run_options(replace=False)
 @_detailed
-@common_options
+@stack_common_options
 def test(
     stack_dir: str,
     stack_env: str,
@@ -481,15 +648,20 @@ def test(
 ) -> None:
     """Check that every resource exists, is in its desired state and exports resolve."""
     from stackdeploy.report.jsonreport import render_plan_json
+    from stackdeploy.report.markdown import render_drift_markdown
     from stackdeploy.report.progress import no_color
     from stackdeploy.report.text import render_drift_text
 
     args = RunArgs(stack_dir, stack_env, **options)
     with _runner(args, env, cloud, output) as (runner, masker):
         result = runner.test()
+        # Orphans are reported, but are not drift: build (without --prune) leaves them.
+        result.plan = _find_orphans(runner, result.plan, prune=False).on(result.plan)
     exports = None if args.dry_run else result.exports
     if output.json:
         click.echo(render_plan_json(result.plan, masker, exports=exports), nl=False)
+    elif output.markdown:
+        click.echo(render_drift_markdown(result.plan, masker), nl=False)
     else:
         color = sys.stdout.isatty() and not no_color()
         click.echo(render_drift_text(result.plan, color=color, masker=masker), nl=False)
@@ -507,7 +679,7 @@ def test(
 @_stack_arguments
 @_run_options(output_file=False, replace=False)
 @_lock_options
-@common_options
+@stack_common_options
 def teardown(
     stack_dir: str,
     stack_env: str,

@@ -359,6 +359,13 @@ class StackTags:
             return None
         return list(index.get(resource, ()))
 
+    def index(self, region: str) -> dict[str, list[str]] | None:
+        """Every ``stackql:resource-name`` value of this stack and environment -> the ARNs
+        carrying it (a copy), or None when the tagging API cannot be used. Orphans are the
+        names no manifest entry claims."""
+        index = self._index(region)
+        return None if index is None else {name: list(arns) for name, arns in index.items()}
+
     def _index(self, region: str) -> dict[str, list[str]] | None:
         with self._lock:
             if region in self._by_region:

@@ -87,3 +87,17 @@ def resolve_export_columns(
         if prop is not None:
             row[column] = row.get(prop)
     return row
+
+
+def without_read_only(schema: ResourceSchema, value: Any, path: tuple[str | int, ...] = ()) -> Any:
+    """A live model without its read-only properties, at any depth: what a plan compares
+    (status fields and timestamps AWS changes by itself are left out)."""
+    if isinstance(value, Mapping):
+        return {
+            k: without_read_only(schema, v, (*path, k))
+            for k, v in value.items()
+            if not schema.is_read_only((*path, k))
+        }
+    if isinstance(value, list):
+        return [without_read_only(schema, v, (*path, i)) for i, v in enumerate(value)]
+    return value

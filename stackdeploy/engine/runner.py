@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -283,22 +283,27 @@ class Runner:
 
     # -- build ----------------------------------------------------------------------------
 
-    def build(self) -> RunResult:
+    def build(self, *, before_apply: Callable[[Plan], Plan] | None = None) -> RunResult:
         """Plan every resource, then (unless a dry run) apply over the graph, holding the
-        stack lock."""
+        stack lock.
+
+        ``before_apply`` sees the whole plan once every resource is planned (under the lock)
+        and before anything changes (orphans are added, a saved plan is compared there);
+        what it returns is the plan a dry run reports. Raising stops the build, nothing
+        changed."""
         if self.run.options.dry_run:
             if self.run.options.lock:
                 self.warn_if_locked()
-            return self._build()
+            return self._build(before_apply)
         if not self.run.options.lock:
-            return self._build()
+            return self._build(before_apply)
         # Validate the whole stack before touching the account (not even the lock), then
         # plan again under the lock: what is applied is what the run holding it planned.
         with self._quietly():
             self._plan_all("build", self.selected())
         with self.locked("build"):
             self._fresh_reads()
-            return self._build()
+            return self._build(before_apply)
 
     @contextmanager
     def _quietly(self) -> Iterator[None]:
@@ -317,12 +322,14 @@ class Runner:
         """Forget what planning read (the lock was taken since: read the account again)."""
         self.run.forget_plan_reads()
 
-    def _build(self) -> RunResult:
+    def _build(self, before_apply: Callable[[Plan], Plan] | None = None) -> RunResult:
         nodes = self.selected()
         plans = self._plan_all("build", nodes)
+        whole = Plan(self.stack.name, self.stack.env, tuple(plans[n] for n in nodes))
+        if before_apply is not None:
+            whole = before_apply(whole)
         if self.run.options.dry_run:
-            plan = Plan(self.stack.name, self.stack.env, tuple(plans[n] for n in nodes))
-            return RunResult(plan, elapsed=self._elapsed())
+            return RunResult(whole, elapsed=self._elapsed())
         changing = {n for n in nodes if self.handlers[n].runs_on_apply(plans[n])}
         emit = self.run.emit
         emit("phase", phase="applying", message=f"{len(changing)} to change", count=len(changing))

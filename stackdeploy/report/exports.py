@@ -45,6 +45,12 @@ def _write(target: Path, text: str, *, private: bool) -> None:
         raise
 
 
+def write_text_file(path: str | Path, text: str, *, private: bool = False) -> None:
+    """Write ``text`` atomically (parents created); 0600 when ``private`` (a saved plan
+    holding digests of secrets)."""
+    _write(Path(path), text, private=private)
+
+
 def write_output_file(path: str | Path, exports: dict[str, Any], *, private: bool = False) -> None:
     """The stack exports as pretty JSON (2-space indent, sorted keys), parents created."""
     _write(Path(path), json.dumps(exports, indent=2, sort_keys=True) + "\n", private=private)

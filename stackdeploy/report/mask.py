@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from stackdeploy.errors import CloudControlError, LocatedError, StackDeployError
 from stackdeploy.plan.diff import HIDDEN, Change, pointer_tokens
-from stackdeploy.plan.model import Plan, ResourcePlan
+from stackdeploy.plan.model import Orphan, Plan, ResourcePlan
 from stackdeploy.schema.model import Path, Pattern, path_matches
 
 MASK = HIDDEN
@@ -204,9 +204,22 @@ class Masker:
             dml=tuple(self.text(d) for d in resource.dml),
         )
 
+    def orphan(self, orphan: Orphan) -> Orphan:
+        """A copy of ``orphan`` safe to show (its identifier or ARN may hold a secret)."""
+        return replace(
+            orphan,
+            identifier=self.text(orphan.identifier) if orphan.identifier else None,
+            arn=self.text(orphan.arn),
+            reason=self.text(orphan.reason) if orphan.reason else None,
+        )
+
     def plan(self, plan: Plan) -> Plan:
         """A copy of ``plan`` with every secret masked."""
-        return replace(plan, resources=tuple(self.resource(r) for r in plan.resources))
+        return replace(
+            plan,
+            resources=tuple(self.resource(r) for r in plan.resources),
+            orphans=tuple(self.orphan(o) for o in plan.orphans),
+        )
 
     # ------------------------------------------------------------- errors
     def error(self, exc: E) -> E:

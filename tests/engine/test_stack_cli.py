@@ -77,7 +77,8 @@ def test_dry_run_changes_nothing(cli: StackCli) -> None:
 
 def test_plan_json_contract(cli: StackCli) -> None:
     plan = cli.plan_json(BUCKET, "dev")
-    assert set(plan) == {"stack", "resources", "summary"}
+    assert set(plan) == {"stack", "resources", "summary", "orphans"}
+    assert plan["orphans"] == []
     assert plan["stack"] == {"name": "tbucket", "env": "dev"}
     (resource,) = plan["resources"]
     assert {

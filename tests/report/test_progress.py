@@ -334,3 +334,21 @@ def test_json_lines_one_object_per_event_masked() -> None:
         "time": 5.0,
     }
     assert second["message"] == "no: ****"
+
+
+def test_notes_are_shown_masked_live_and_plain() -> None:
+    # A saved plan's "left as it is" notes, or a stop-on-failure note, stay on screen.
+    import io
+
+    from rich.console import Console
+
+    from stackdeploy.engine.events import RunEvent
+    from stackdeploy.report.progress import LiveProgress, PlainProgress
+
+    out = io.StringIO()
+    live = LiveProgress(console=Console(file=out, width=200), mask=lambda s: s.replace("pw", "**"))
+    live.emit(RunEvent(state="note", message="queue: left as it is (pw)"))
+    assert "queue: left as it is (**)" in out.getvalue()
+    plain_out = io.StringIO()
+    PlainProgress(plain_out).emit(RunEvent(state="note", message="queue: left as it is"))
+    assert plain_out.getvalue() == "queue: left as it is\n"

@@ -13,12 +13,15 @@ state, the identifier) is at hand when ``apply`` runs. Calls:
   so it is made again first with the real values);
 * teardown: ``collect(step)`` (exports, in dependency order), ``plan_delete(step)``, then
   ``delete(plan, step)`` (reverse dependency order);
-* ``--on-failure rollback``: ``rollback(plan, step)`` deletes what ``apply`` created.
+* ``--on-failure rollback``: ``rollback(plan, step)`` deletes what ``apply`` created;
+* a saved plan (``plan --out``): ``planned_from()`` tells what the last ``plan`` read of the
+  live resource and which desired values it could not know yet.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from stackdeploy.engine.context import Run, Step
@@ -39,6 +42,20 @@ _DONE = {
     "delete": "deleted",
     "skip": "skipped",
 }
+
+
+@dataclass(frozen=True)
+class PlanBasis:
+    """What a handler's last ``plan`` was computed from, beyond the rendered props.
+
+    ``exists``: whether the resource was found (None: the kind has no live resource);
+    ``live``: the live state the plan compared with, as JSON-able data (read-only
+    properties left out); ``deferred``: JSON pointers of the desired state whose values were
+    known only after apply (``<evaluated>``)."""
+
+    exists: bool | None = None
+    live: Any = None
+    deferred: tuple[str, ...] = ()
 
 
 class ResourceHandler(Protocol):
@@ -84,6 +101,10 @@ class ResourceHandler(Protocol):
 
     def done_message(self, plan: ResourcePlan) -> str:
         """How progress reports a finished ``apply`` (``created``, ``script ran``)."""
+        ...
+
+    def planned_from(self) -> PlanBasis:
+        """What the last ``plan`` read of the live resource (for saved plans)."""
         ...
 
 
@@ -179,6 +200,11 @@ class BaseHandler:
 
     def rollback(self, plan: ResourcePlan, step: Step) -> None:
         return None
+
+    def planned_from(self) -> PlanBasis:
+        # Kinds without a live resource of their own: their exports (recorded by the run
+        # state) are what planning read.
+        return PlanBasis()
 
 
 def write_only_values(schema: ResourceSchema, state: Any, path: Path = ()) -> list[Any]:

@@ -31,8 +31,8 @@ from stackdeploy.engine.discovery import (
     match_arn,
     tags_of,
 )
-from stackdeploy.engine.handlers.base import BaseHandler, Verb, write_only_values
-from stackdeploy.engine.live import export_row, resolve_export_columns
+from stackdeploy.engine.handlers.base import BaseHandler, PlanBasis, Verb, write_only_values
+from stackdeploy.engine.live import export_row, resolve_export_columns, without_read_only
 from stackdeploy.engine.state import MIN_WRITE_ONLY_SECRET
 from stackdeploy.engine.statements import delete_sql, insert_sql, update_sql
 from stackdeploy.errors import CloudControlError, DeployError, ManifestError, PlanError
@@ -389,6 +389,16 @@ class DeclarativeHandler(BaseHandler):
                 )
             self.record_exports()
         return plan
+
+    def planned_from(self) -> PlanBasis:
+        live = None
+        if self.live is not None:
+            live = {
+                "identifier": self.identifier,
+                "properties": without_read_only(self.schema, self.live),
+            }
+        deferred = tuple(strip_placeholders(self.desired)[1]) if self.desired else ()
+        return PlanBasis(exists=self.live is not None, live=live, deferred=deferred)
 
     def record_exports(self) -> None:
         if not self.res.exports:

@@ -31,8 +31,9 @@ from typing import Any, TypeVar
 
 from stackdeploy.engine.checks import CheckResult, attempt, interpret_check
 from stackdeploy.engine.context import Run, Step
-from stackdeploy.engine.handlers.base import BaseHandler, Verb, write_only_values
-from stackdeploy.engine.live import identifier_from_row
+from stackdeploy.engine.handlers.base import BaseHandler, PlanBasis, Verb, write_only_values
+from stackdeploy.engine.handlers.declarative import strip_placeholders
+from stackdeploy.engine.live import identifier_from_row, without_read_only
 from stackdeploy.engine.state import MIN_WRITE_ONLY_SECRET
 from stackdeploy.engine.statements import UNRENDERED_NOTE, delete_sql, noted, update_sql
 from stackdeploy.errors import (
@@ -555,6 +556,26 @@ class QueryFileHandler(BaseHandler):
             if not self._own_undefined(exc):
                 raise
             return f"{anchor.body.strip()}\n{UNRENDERED_NOTE}"
+
+    def planned_from(self) -> PlanBasis:
+        d = self.discovery
+        if d is None:
+            return PlanBasis()
+        preview = d.preview
+        live = None
+        if d.live is not None and preview is not None:
+            live = without_read_only(preview.schema, d.live)
+        found = {
+            "found": d.found,
+            "correct": d.correct,
+            "unknown": d.unknown,
+            "identifier": d.identifier,
+            "live": live,
+            "proxy_rows": d.proxy_rows,
+        }
+        deferred = tuple(strip_placeholders(preview.desired)[1]) if preview is not None else ()
+        exists = None if d.createorupdate or d.unknown else d.found
+        return PlanBasis(exists=exists, live=found, deferred=deferred)
 
     def _type_hint(self) -> str:
         """The type the create query targets, for display when it cannot render."""
