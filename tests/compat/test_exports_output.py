@@ -41,7 +41,7 @@ def test_build_and_test_print_the_exports_table_masked(cli: Cli, tmp_path: Path)
 
 def test_json_output_has_the_exports_beside_the_plan(cli: Cli) -> None:
     built = json.loads(cli("build", str(BUCKET), "dev", "--output", "json").stdout)
-    assert {"stack", "resources", "summary", "exports"} == set(built)
+    assert {"stack", "resources", "summary", "orphans", "exports"} == set(built)
     exports = built["exports"]
     assert exports["bucket_name"] == "tbucket-dev-data"
     assert exports["bucket_arn"] == "****"
@@ -53,7 +53,7 @@ def test_json_output_has_the_exports_beside_the_plan(cli: Cli) -> None:
     assert tested["summary"]["create"] == 0
     # A dry run and a plan keep the plan contract alone.
     dry = json.loads(cli("build", str(BUCKET), "dev", "--dry-run", "--output", "json").stdout)
-    assert set(dry) == {"stack", "resources", "summary"}
+    assert set(dry) == {"stack", "resources", "summary", "orphans"}
 
 
 def test_no_table_and_no_file_without_manifest_exports(cli: Cli, tmp_path: Path) -> None:
