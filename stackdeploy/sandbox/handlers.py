@@ -421,6 +421,9 @@ class Handlers:
         """Record an accepted mutation and return its first ProgressEvent."""
         type_name = schema.type_name
         with self.store.atomic():
+            # Requests that have ended take effect first, inside the transaction: a create
+            # that ended a moment ago must make this one AlreadyExists, not a second copy.
+            self.store.settle(now)
             # Again inside the write transaction: two identical requests racing (a client
             # retrying after a lost answer) must not both be recorded.
             previous = self._idempotent(params, ctx, fingerprint, now)

@@ -89,6 +89,14 @@ def strip_placeholders(
     return out, removed
 
 
+class Duplicates(DeployError):
+    """Several live resources answer to one manifest entry (``matches``: identifiers)."""
+
+    def __init__(self, message: str, *, matches: list[str], hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.matches = matches
+
+
 class DeclarativeHandler(BaseHandler):
     """A resource managed from its props and schema alone."""
 
@@ -103,6 +111,8 @@ class DeclarativeHandler(BaseHandler):
         self.live: dict[str, Any] | None = None
         self.how_found: str | None = None
         self.desired: dict[str, Any] | None = None
+        # Teardown: identifiers of every copy when several resources answer to this entry.
+        self.duplicates: list[str] = []
 
     @property
     def region(self) -> str:
@@ -262,11 +272,13 @@ class DeclarativeHandler(BaseHandler):
                 )
             ]
         if len(matches) > 1:
-            raise DeployError(
-                f"resource {self.res.name!r}: {len(matches)} {type_name} resources match it "
-                f"({self.how_found}): {', '.join(m[0] for m in matches)}",
-                hint="delete the duplicates (stack-deploy teardown removes every one) or give "
-                "the resource's identifier in its props",
+            raise Duplicates(
+                f"resource {self.res.name!r}: {len(matches)} {type_name} resources answer to it "
+                f"({self.how_found}, duplicates): {', '.join(m[0] for m in matches)}",
+                matches=[m[0] for m in matches],
+                hint="stack-deploy teardown deletes every one of them; or delete the extra ones "
+                f'(stack-deploy query "DELETE FROM {self.schema.awscc_name} WHERE Identifier '
+                f"= '...' AND region = '{self.region}'\") and build again",
             )
         if not matches:
             return None, None
@@ -426,7 +438,13 @@ class DeclarativeHandler(BaseHandler):
         # Teardown reads the desired state only to find the resource: props may hold
         # <unknown> placeholders there, so it is not validated.
         desired = self.desired_state(validate=False)
-        self.identifier, self.live = self.find(step, desired)
+        try:
+            self.identifier, self.live = self.find(step, desired)
+        except Duplicates as exc:
+            # Teardown deletes every copy; exports come from the first.
+            self.duplicates = list(exc.matches)
+            self.identifier = self.duplicates[0]
+            self.live = self._get(step, self.identifier)
         if self.live is None:
             self.state.set_placeholders(self.res, UNKNOWN)
         else:
@@ -436,12 +454,15 @@ class DeclarativeHandler(BaseHandler):
         if not self.condition():
             return self.skip("if: false", type_name=self.schema.type_name)
         present = self.live is not None
+        copies = len(self.duplicates)
         return ResourcePlan(
             name=self.res.name,
             type=self.schema.type_name,
             action="delete" if present else "skip",
             identifier=self.identifier if present else None,
-            reason=None if present else "absent",
+            reason=(f"{copies} copies (duplicates): all are deleted" if copies > 1 else None)
+            if present
+            else "absent",
             depends_on=self.depends_on,
             dml=(delete_sql(self.schema, self.identifier, self.region),)
             if present and self.identifier is not None
@@ -450,9 +471,10 @@ class DeclarativeHandler(BaseHandler):
 
     def delete(self, plan: ResourcePlan, step: Step) -> None:
         assert self.identifier is not None
-        step.cloud.delete_resource(
-            self.schema.type_name,
-            self.identifier,
-            region=self.region,
-            timeout_minutes=self.schema.timeout_minutes("delete"),
-        )
+        for identifier in self.duplicates or [self.identifier]:
+            step.cloud.delete_resource(
+                self.schema.type_name,
+                identifier,
+                region=self.region,
+                timeout_minutes=self.schema.timeout_minutes("delete"),
+            )

@@ -101,6 +101,8 @@ class QueryFileHandler(BaseHandler):
         self.file = run.stack.query_display(res)
         self._props: dict[str, Any] | None = None
         self.discovery: Discovery | None = None
+        # Teardown: every row of an exists query that found several resources (duplicates).
+        self.duplicates: list[dict[str, Any]] = []
 
     # -- rendering and running ----------------------------------------------------------------
 
@@ -821,8 +823,10 @@ class QueryFileHandler(BaseHandler):
                     what=f"{self.res.name}: exists",
                     file=self.file,
                     line=exists.line,
+                    many=True,
                 )
                 present = found.present
+                self.duplicates = list(found.rows)
                 if found.row:
                     self.capture(found.row)
         if not self.res.exports:
@@ -877,11 +881,26 @@ class QueryFileHandler(BaseHandler):
             what=f"{self.res.name}: {anchor.name}",
             file=self.file,
             line=anchor.line,
+            many=True,
         )
+        self.duplicates = list(found.rows)
         if found.row:
             self.capture(found.row)
         if not found.present:
             return ResourcePlan(**base, action="skip", reason="absent")
+        if self.duplicates:
+            # Several resources answer to this entry (duplicates): teardown deletes each.
+            statements = []
+            for row in self.duplicates:
+                self.capture(row)
+                statements.append(noted(self.render(delete)))
+            self.capture(self.duplicates[0])
+            return ResourcePlan(
+                **base,
+                action="delete",
+                reason=f"{len(self.duplicates)} copies (duplicates): all are deleted",
+                dml=tuple(statements),
+            )
         # Render the delete now: an error here is a plan error, before anything is deleted.
         return ResourcePlan(**base, action="delete", dml=(noted(self.render(delete)),))
 
@@ -897,6 +916,9 @@ class QueryFileHandler(BaseHandler):
         ``troubleshoot`` anchor runs and the delete fails."""
         delete = self.anchor("delete")
         assert delete is not None
+        if len(self.duplicates) > 1:
+            self._delete_duplicates(step, delete)
+            return
         sql = self.render(delete)
         cycles, pause = self.retries(delete)
         anchor, check_sql = self._check_anchor()
@@ -919,6 +941,40 @@ class QueryFileHandler(BaseHandler):
             f"resource {self.res.name!r}: delete ran but the resource is still there",
             hint="check the delete query's identifier (--show-queries)",
         )
+
+    def _delete_duplicates(self, step: Step, delete: Anchor) -> None:
+        """Delete every resource the check found (each row's fields as ``this.*``), then
+        confirm with the check that none is left."""
+        for row in self.duplicates:
+            self.capture(row)
+            self._delete_dml(step, delete, self.render(delete))
+        anchor, check_sql = self._check_anchor()
+        if anchor is None or check_sql is None:
+            return
+        checks, check_delay = self.postdelete(anchor)
+
+        def rows_left() -> list[dict[str, Any]]:
+            return self.rows(step, anchor, check_sql)
+
+        left = attempt(
+            rows_left, lambda r: not r, attempts=checks, delay=check_delay, sleep=self.run.sleep
+        )
+        if (
+            left
+            and interpret_check(
+                left,
+                what=f"{self.res.name}: {anchor.name}",
+                file=self.file,
+                line=anchor.line,
+                many=True,
+            ).present
+        ):
+            self._troubleshoot(step, "delete")
+            raise DeployError(
+                f"resource {self.res.name!r}: deleted {len(self.duplicates)} copies but "
+                f"{len(left)} still answer to its {anchor.name} query",
+                hint="check the delete query's identifier (--show-queries)",
+            )
 
     @staticmethod
     def postdelete(anchor: Anchor | None) -> tuple[int, float]:
