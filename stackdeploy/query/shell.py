@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from stackdeploy.cloud.protocol import CloudControlAPI
 from stackdeploy.errors import StackDeployError
 from stackdeploy.query import catalog
 
@@ -142,7 +143,7 @@ class ShellSession:
 
     def __init__(
         self,
-        cloud: Any,
+        cloud: CloudControlAPI,
         *,
         region: str,
         variables: dict[str, str] | None = None,

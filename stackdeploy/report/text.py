@@ -51,9 +51,17 @@ INDENT = "      "
 _IMPLIED_REASONS = {("create", "absent"), ("replace", "create-only property changed")}
 
 
+#: How a value known only after an earlier resource is applied is shown.
+KNOWN_AFTER_APPLY = "(known after apply)"
+
+
 def format_json(value: Any) -> str:
-    """A value on one line: JSON, strings double-quoted, non-ASCII kept."""
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    """A value on one line: JSON, strings double-quoted, non-ASCII kept; a value known only
+    after apply (the ``<evaluated>`` placeholder) reads ``(known after apply)``."""
+    text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return text.replace('"<evaluated>"', KNOWN_AFTER_APPLY).replace(
+        "<evaluated>", KNOWN_AFTER_APPLY
+    )
 
 
 def write_only_note(pointer: str) -> str:
@@ -116,6 +124,8 @@ def _resource_lines(resource: ResourcePlan, style: Styler, *, dml: bool = False)
     if resource.action in ("update", "replace", "noop"):
         for pointer in resource.write_only_unverifiable:
             lines.append(style(f"{INDENT}# {write_only_note(pointer)}", None, dim=True))
+    if resource.depends_on and resource.action != "skip":
+        lines.append(style(f"{INDENT}# needs {', '.join(resource.depends_on)}", None, dim=True))
     for note in resource.notes:
         lines.append(style(f"{INDENT}# {note}", None, dim=True))
     if dml:
