@@ -119,6 +119,11 @@ class PlanError(StackDeployError):
     """The plan cannot be carried out safely (for example a replacement not allowed)."""
 
 
+class StalePlanError(PlanError):
+    """``build --plan FILE``: the manifest, the inputs or live resources changed since the
+    saved plan was made, so it is refused (nothing was changed)."""
+
+
 class DeployError(StackDeployError):
     """A resource failed during build, test or teardown."""
 

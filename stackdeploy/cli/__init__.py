@@ -56,6 +56,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "import_resources",
         "Adopt existing resources into a stack.",
     ),
+    "unlock": (
+        "stackdeploy.cli.unlock",
+        "unlock",
+        "Break a stack lock left by a run that is gone.",
+    ),
     "sandbox": (
         "stackdeploy.cli.sandbox",
         "sandbox",

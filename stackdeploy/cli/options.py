@@ -16,7 +16,8 @@ loose keyword arguments:
   (:func:`upstream_options`: ``--custom-registry``, ``--download-dir``, ``--server``,
   ``--port``), accepted so upstream command lines keep working, with one notice that they
   have no effect.
-- :func:`common_options` applies all three.
+- :func:`common_options` applies all three; :func:`stack_common_options` the same with
+  ``--output text|json|markdown`` (build, plan, test, teardown).
 
 ``--log-level`` and the upstream options may also be given before the command
 (``stack-deploy --log-level debug build ...``): the group (``stackdeploy.cli.main``) records
@@ -108,11 +109,19 @@ def log_level_option(**extra: Any) -> Callable[[F], F]:
     )
 
 
+# Libraries whose debug logs would print request bodies (a DesiredState holding a password,
+# a rendered query): kept at WARNING whatever --log-level says.
+QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer", "sqlglot")
+
+
 def configure_logging(level: str, *, show_queries: bool = False) -> None:
-    """Send stack-deploy's logs to stderr at ``level`` (``--show-queries`` needs INFO)."""
+    """Send stack-deploy's logs to stderr at ``level`` (``--show-queries`` needs INFO).
+    Libraries that log request bodies stay at WARNING (:data:`QUIET_LOGGERS`)."""
     numeric = getattr(logging, level.upper(), logging.WARNING)
     if show_queries:
         numeric = min(numeric, logging.INFO)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     root = logging.getLogger("stackdeploy")
     root.setLevel(numeric)
     if not any(getattr(h, "_stackdeploy", False) for h in root.handlers):
@@ -263,6 +272,10 @@ class OutputOptions:
     @property
     def json(self) -> bool:
         return self.output == "json"
+
+    @property
+    def markdown(self) -> bool:
+        return self.output == "markdown"
 
     def configure_logging(self) -> None:
         """Logs go to stderr (stdout is for results), at ``log_level``; ``--show-queries``
@@ -481,10 +494,15 @@ def cloud_options(func: F) -> F:
     )
 
 
-def output_options(func: F) -> F:
-    """Add ``--output``, ``--show-queries`` and ``--log-level`` (plus the accepted, ignored
-    :func:`upstream_options`); the command receives ``output: OutputOptions`` (logging
-    already configured)."""
+OUTPUT_FORMATS = ("text", "json")
+#: The stack commands (build, plan, test, teardown) also render Markdown.
+STACK_OUTPUT_FORMATS = ("text", "json", "markdown")
+
+
+def output_options(func: F, *, formats: tuple[str, ...] = OUTPUT_FORMATS) -> F:
+    """Add ``--output`` (one of ``formats``), ``--show-queries`` and ``--log-level`` (plus
+    the accepted, ignored :func:`upstream_options`); the command receives ``output:
+    OutputOptions`` (logging already configured)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -503,7 +521,7 @@ def output_options(func: F) -> F:
                 click.option(
                     "--output",
                     "output_format",
-                    type=click.Choice(["text", "json"]),
+                    type=click.Choice(list(formats)),
                     default="text",
                     show_default=True,
                     help="Result format on stdout.",
@@ -520,3 +538,8 @@ def output_options(func: F) -> F:
 def common_options(func: F) -> F:
     """:func:`env_options`, :func:`cloud_options` and :func:`output_options` together."""
     return env_options(cloud_options(output_options(func)))
+
+
+def stack_common_options(func: F) -> F:
+    """:func:`common_options` with ``--output text|json|markdown`` (the stack commands)."""
+    return env_options(cloud_options(output_options(func, formats=STACK_OUTPUT_FORMATS)))

@@ -64,7 +64,11 @@ def permissions_document(stack: Any, region: str) -> dict[str, Any]:
 
     types, tagging = stack_types(stack, region)
     per_type: dict[str, dict[str, list[str]]] = {}
+    from stackdeploy.engine.lock import LOCK_PERMISSIONS
+
     actions: list[str] = list(CLOUD_CONTROL_ACTIONS) + (TAGGING_ACTIONS if tagging else [])
+    # The stack lock (an SSM parameter, through Cloud Control) of build and teardown.
+    actions.extend(LOCK_PERMISSIONS)
     for type_name in types:
         schema = get_schema(type_name, region)
         ops = {
@@ -76,6 +80,7 @@ def permissions_document(stack: Any, region: str) -> dict[str, Any]:
             actions.extend(perms)
     return {
         "types": per_type,
+        "lock": list(LOCK_PERMISSIONS),
         "policy": {
             "Version": "2012-10-17",
             "Statement": [
@@ -111,6 +116,9 @@ def permissions(
         click.echo(f"  {action}")
     if any(a in doc["policy"]["Statement"][0]["Action"] for a in TAGGING_ACTIONS):
         click.echo(f"  {TAGGING_ACTIONS[0]}")
+    click.echo("\nStack lock (build and teardown; an SSM parameter under /stack-deploy/locks/):")
+    for action in doc["lock"]:
+        click.echo(f"  {action}")
     for type_name, ops in doc["types"].items():
         click.echo(f"\n{type_name}:")
         for op, perms in ops.items():

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import click
 
 from stackdeploy.cli.options import CloudOptions, EnvOptions, OutputOptions, common_options
 from stackdeploy.errors import QueryError, StackDeployError, UsageError
+from stackdeploy.query.shell import table_lines
 
 log = logging.getLogger("stackdeploy.query")
 
@@ -73,22 +73,6 @@ def _source(
         f"{query_file} has several anchors; choose one with --anchor",
         hint="anchors: " + ", ".join(a.name for a in anchors),
     )
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    return str(value).replace("\n", "\\n")
-
-
-def table_lines(columns: list[str], rows: list[dict[str, Any]]) -> Iterator[str]:
-    """An aligned text table: header, rule, one line per row (NULL is an empty cell)."""
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
-    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    yield "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()
-    yield "  ".join("-" * w for w in widths)
-    for r in cells:
-        yield "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
 
 
 @click.command()

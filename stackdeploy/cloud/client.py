@@ -234,6 +234,7 @@ class CloudControl:
             ConnectionClosedError,
             ConnectTimeoutError,
             EndpointConnectionError,
+            HTTPClientError,
             NoCredentialsError,
             ParamValidationError,
             PartialCredentialsError,
@@ -278,15 +279,20 @@ class CloudControl:
                 ConnectTimeoutError,
                 ReadTimeoutError,
                 ConnectionClosedError,
+                HTTPClientError,
             ) as exc:
-                # Fewer tries than for throttling: an unreachable endpoint rarely recovers in
-                # seconds, and the user should not wait half a minute to learn it.
-                if attempt < min(self.config.max_retries, self.config.max_network_retries):
+                # Refused, reset or timed out. A retried mutation carries the same
+                # ClientToken, so a request the server handled before the connection broke
+                # is answered again, not made twice. Fewer tries than for throttling: an
+                # unreachable endpoint rarely recovers in seconds, and the user should not
+                # wait half a minute to learn it.
+                if attempt < self.config.max_network_retries:
                     self._backoff(attempt)
                     attempt += 1
                     continue
+                suffix = f" (after {attempt + 1} attempts)" if attempt else ""
                 raise CloudControlError(
-                    f"{what}: cannot reach the {service} endpoint: {exc}",
+                    f"{what}: cannot reach the {service} endpoint{suffix}: {exc}",
                     error_code="NetworkFailure",
                     hint="check the network, --endpoint-url, or that the sandbox is running",
                 ) from exc
@@ -641,8 +647,8 @@ class CloudControl:
                 error_code=last.error_code,
                 status_message=last.status_message,
                 request_token=last.request_token,
-                hint="the request may still finish: check it by its request token, "
-                "or raise the time-out (timeout_minutes)",
+                hint="the request may still finish: follow it by its request token, or "
+                "raise the time-out (--timeout-minutes)",
             ) from None
 
     def wait_for_request(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,17 @@ class CloudConfig:
     profile: str | None = None
     endpoint_url: str | None = None
     sandbox: bool = False
+    # The service role Cloud Control itself uses (the API's RoleArn parameter).
     role_arn: str | None = None
+    # Credentials of this client instead of the standard chain: static keys (a resource's
+    # stackql-deploy 1.x ``auth``), and/or a role assumed through STS (on the same endpoint
+    # override as Cloud Control) on top of them or of the profile / standard chain.
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    assume_role_arn: str | None = None
+    role_session_name: str | None = None
+    external_id: str | None = field(default=None, repr=False)
     # Rate limit for every API call, polls included, shared by all threads. None: 20/s against
     # AWS (safe below the ~25-30/s where Cloud Control throttles), unlimited against the
     # sandbox or any loopback endpoint; 0 or less: unlimited.

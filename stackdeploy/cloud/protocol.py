@@ -12,7 +12,9 @@ so a caller can record the request token the moment it exists.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from stackdeploy.cloud.events import ProgressEvent
@@ -127,3 +129,43 @@ class CloudControlAPI(Protocol):
     ) -> list[dict[str, Any]]:
         """The tagging API's GetResources: ``[{ResourceARN, Tags: [{Key, Value}]}]``."""
         ...
+
+
+@dataclass(frozen=True)
+class CloudTarget:
+    """Where and as whom one resource's calls go, when not the run's defaults: a region, a
+    profile, a role to assume, static credentials (never shown by ``repr``)."""
+
+    region: str | None = None
+    profile: str | None = None
+    role_arn: str | None = None
+    role_session_name: str | None = None
+    external_id: str | None = field(default=None, repr=False)
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+
+    @property
+    def identity(self) -> bool:
+        """True when the target names credentials of its own (not only a region)."""
+        return bool(self.profile or self.role_arn or self.access_key_id)
+
+    def key(self) -> tuple[Any, ...]:
+        """What makes two targets the same client (secrets as digests)."""
+        secret = "|".join(
+            str(x) for x in (self.secret_access_key, self.session_token, self.external_id)
+        )
+        return (
+            self.region,
+            self.profile,
+            self.role_arn,
+            self.role_session_name,
+            self.access_key_id,
+            hashlib.sha256(secret.encode()).hexdigest(),
+        )
+
+
+class CloudFactory(Protocol):
+    """Makes (and keeps for the run) the client of a :class:`CloudTarget`."""
+
+    def __call__(self, target: CloudTarget) -> CloudControlAPI: ...

@@ -24,6 +24,7 @@ from stackdeploy.errors import StackDeployError, UsageError
 
 if TYPE_CHECKING:
     from stackdeploy.cloud.client import CloudControl
+    from stackdeploy.cloud.protocol import CloudTarget
 
 # Region used against the sandbox or an endpoint when nothing else names one.
 LOCAL_DEFAULT_REGION = "us-east-1"
@@ -64,14 +65,36 @@ class ClientPool:
         )
 
     def _build_session(self) -> Any:
+        session = self._base_session()
+        if self.config.assume_role_arn:
+            session = self._assumed_role_session(session)
+        return session
+
+    def _base_session(self) -> Any:
         import boto3
         from botocore.exceptions import BotoCoreError, ProfileNotFound
 
-        if self.config.sandbox:
+        config = self.config
+        if config.access_key_id and config.secret_access_key:
+            if config.sandbox:
+                # The key id picks the sandbox account (a 12-digit id is one); the secret is
+                # never sent to a local server: signatures made with it could be replayed.
+                return boto3.Session(
+                    aws_access_key_id=config.access_key_id,
+                    aws_secret_access_key=FAKE_SECRET_KEY,
+                    region_name=config.region,
+                )
+            return boto3.Session(
+                aws_access_key_id=config.access_key_id,
+                aws_secret_access_key=config.secret_access_key,
+                aws_session_token=config.session_token or None,
+                region_name=config.region,
+            )
+        if config.sandbox:
             return boto3.Session(
                 aws_access_key_id=FAKE_ACCESS_KEY,
                 aws_secret_access_key=FAKE_SECRET_KEY,
-                region_name=self.config.region,
+                region_name=config.region,
             )
         try:
             session = boto3.Session(profile_name=self.config.profile)
@@ -96,6 +119,70 @@ class ClientPool:
                 region_name=session.region_name,
             )
         return session
+
+    def _assumed_role_session(self, base: Any) -> Any:
+        """A session whose credentials come from STS AssumeRole (signed with ``base``'s),
+        refreshed before they expire. STS is called on the same endpoint override as Cloud
+        Control (the sandbox answers AssumeRole too)."""
+        import boto3
+        from botocore.config import Config
+        from botocore.credentials import RefreshableCredentials
+        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.session import get_session
+
+        config = self.config
+        role = config.assume_role_arn
+        region = config.region or base.region_name or os.environ.get("AWS_REGION")
+        if not region and self.local:
+            region = LOCAL_DEFAULT_REGION
+        sts = base.client(
+            "sts",
+            region_name=region,
+            endpoint_url=config.endpoint_url or None,
+            config=Config(
+                retries={"total_max_attempts": 3, "mode": "standard"},
+                connect_timeout=config.connect_timeout,
+                read_timeout=config.read_timeout,
+                user_agent_extra="stack-deploy",
+            ),
+        )
+        params: dict[str, Any] = {
+            "RoleArn": role,
+            "RoleSessionName": config.role_session_name or "stack-deploy",
+        }
+        if config.external_id:
+            params["ExternalId"] = config.external_id
+
+        def fetch() -> dict[str, str]:
+            try:
+                answer = sts.assume_role(**params)
+            except ClientError as exc:
+                error = exc.response.get("Error", {})
+                raise StackDeployError(
+                    f"cannot assume role {role}: {error.get('Code', 'Error')}: "
+                    f"{error.get('Message', exc)}",
+                    hint="check the role's trust policy allows the credentials in use "
+                    "(and its external id), or the role ARN",
+                ) from exc
+            except BotoCoreError as exc:
+                raise StackDeployError(f"cannot assume role {role}: {exc}") from exc
+            creds = answer["Credentials"]
+            expiry = creds["Expiration"]
+            return {
+                "access_key": creds["AccessKeyId"],
+                "secret_key": creds["SecretAccessKey"],
+                "token": creds["SessionToken"],
+                "expiry_time": expiry.isoformat() if hasattr(expiry, "isoformat") else str(expiry),
+            }
+
+        credentials = RefreshableCredentials.create_from_metadata(
+            metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
+        )
+        botocore_session = get_session()
+        botocore_session._credentials = credentials
+        if region:
+            botocore_session.set_config_variable("region", region)
+        return boto3.Session(botocore_session=botocore_session)
 
     def _ensure_session(self) -> Any:
         # Caller holds the lock.
@@ -206,3 +293,57 @@ def open_cloud(
         yield cloud
     finally:
         cloud.close()
+
+
+class CloudControls:
+    """The Cloud Control clients of one run, one per region and identity: a resource that
+    names its own ``region``, ``role_arn``, ``profile`` or ``auth`` credentials gets a client
+    derived from the run's (same endpoint, sandbox, rate and poll settings), created on first
+    use, kept for the run and closed with it."""
+
+    def __init__(self, base: CloudControl) -> None:
+        self.base = base
+        self._lock = threading.Lock()
+        self._made: dict[tuple[Any, ...], CloudControl] = {}
+
+    def __call__(self, target: CloudTarget) -> CloudControl:
+        from dataclasses import replace
+
+        from stackdeploy.cloud.client import CloudControl
+
+        key = target.key()
+        with self._lock:
+            found = self._made.get(key)
+            if found is not None:
+                return found
+            base = self.base.config
+            config = replace(
+                base,
+                region=target.region or base.region,
+                profile=target.profile if target.profile is not None else base.profile,
+                access_key_id=target.access_key_id,
+                secret_access_key=target.secret_access_key,
+                session_token=target.session_token,
+                assume_role_arn=target.role_arn,
+                role_session_name=target.role_session_name,
+                external_id=target.external_id,
+            )
+            if target.access_key_id:
+                config = replace(config, profile=None)
+            made = CloudControl(
+                config, clock=self.base.clock, sleep=self.base.sleep, on_event=self.base.on_event
+            )
+            try:
+                made.open()  # credentials, role and region resolved now: errors come early
+            except BaseException:
+                made.close()
+                raise
+            self._made[key] = made
+            return made
+
+    def close(self) -> None:
+        with self._lock:
+            made = list(self._made.values())
+            self._made.clear()
+        for client in made:
+            client.close()

@@ -23,6 +23,8 @@ class CheckResult:
 
     present: bool
     row: dict[str, Any] = field(default_factory=dict)
+    #: Every row of a check that found several resources (``many=True``): duplicates.
+    rows: tuple[dict[str, Any], ...] = ()
 
 
 def _count_column(row: Mapping[str, Any]) -> str | None:
@@ -32,10 +34,29 @@ def _count_column(row: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _shown_rows(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The rows of a check that matched several resources, as a user can act on them."""
+    shown = []
+    for row in rows[:10]:
+        values = [str(v) for v in row.values() if v not in (None, "")]
+        shown.append("|".join(values) or "(empty row)")
+    more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
+    return ", ".join(shown) + more
+
+
 def interpret_check(
-    rows: Sequence[Mapping[str, Any]], *, what: str, file: str | None, line: int | None
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    what: str,
+    file: str | None,
+    line: int | None,
+    many: bool = False,
 ) -> CheckResult:
-    """Present / absent from a check query's rows (compat §4 "Results")."""
+    """Present / absent from a check query's rows (docs/query.md, "Query files").
+
+    Several rows mean several resources answer to one manifest entry (duplicates, made by
+    hand or by an older tool): an error naming them, unless ``many`` (teardown deletes
+    them all), which returns them in ``rows``."""
     if not rows:
         return CheckResult(False)
     first = rows[0]
@@ -59,11 +80,17 @@ def interpret_check(
             raise QueryError(f"{what} returned {len(rows)} count rows", file=file, line=line)
         return CheckResult(count == 1)
     if len(rows) > 1:
+        if many:
+            return CheckResult(True, dict(first), tuple(dict(r) for r in rows))
         raise QueryError(
-            f"{what} returned {len(rows)} rows; a check must return at most one",
+            f"{what} found {len(rows)} resources where there should be one (duplicates): "
+            f"{_shown_rows(rows)}",
             file=file,
             line=line,
-            hint="make the query select exactly the resource this manifest entry manages",
+            hint="stack-deploy teardown deletes all of them; or delete the extra ones "
+            "(stack-deploy query \"DELETE FROM ... WHERE Identifier = '...'\") and build "
+            "again; if they are not duplicates, make the query select exactly the resource "
+            "this manifest entry manages",
         )
     if all(v is None for v in first.values()):
         return CheckResult(False)

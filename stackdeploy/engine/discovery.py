@@ -34,6 +34,13 @@ __all__ = ["TAG_ENV", "TAG_RESOURCE", "TAG_STACK", "ReadCache", "StackTags"]
 _MISSING = object()
 
 
+class TokenSource(Protocol):
+    """Gives a mutation its ClientToken: the same logical request gets the same token, so a
+    resubmission (a run resuming one that died) returns the original request."""
+
+    def __call__(self, operation: str, type_name: str, body: Any) -> str: ...
+
+
 class MutationObserver(Protocol):
     """Told about each mutation before it is sent: may refuse it (raise), and returns the
     callback that sees its ProgressEvents (the request token the moment it exists)."""
@@ -72,9 +79,16 @@ class ReadCache:
     queues at once lists the type once, not once per planner). No lock is held across a call.
     """
 
-    def __init__(self, inner: CloudControlAPI, *, observer: MutationObserver | None = None) -> None:
+    def __init__(
+        self,
+        inner: CloudControlAPI,
+        *,
+        observer: MutationObserver | None = None,
+        tokens: TokenSource | None = None,
+    ) -> None:
         self.inner = inner
         self.observer = observer
+        self.tokens = tokens
         self._lock = threading.Lock()
         self._gets: dict[tuple[str, str, str], dict[str, Any] | None] = {}
         self._lists: dict[tuple[str, str, str], list[tuple[str, dict[str, Any]]]] = {}
@@ -109,6 +123,12 @@ class ReadCache:
                 del self._gets[key]
             for key in [k for k in self._lists if k[0] == type_name]:
                 del self._lists[key]
+
+    def forget_all(self) -> None:
+        """Forget every read: a check retried for eventual consistency must read again."""
+        with self._lock:
+            self._gets.clear()
+            self._lists.clear()
 
     def _cached_or_claim(self, key: tuple[str, ...], lookup: Callable[[], Any]) -> Any:
         """``lookup()`` (run under the lock; ``_MISSING`` when not cached), waiting first for
@@ -199,6 +219,8 @@ class ReadCache:
         on_event: EventCallback | None = None,
     ) -> ProgressEvent:
         seen = self.observer("CREATE", type_name, region) if self.observer else None
+        if client_token is None and self.tokens is not None:
+            client_token = self.tokens("CREATE", type_name, desired)
         self.forget(type_name)
         try:
             return self.inner.create_resource(
@@ -223,6 +245,8 @@ class ReadCache:
         on_event: EventCallback | None = None,
     ) -> ProgressEvent:
         seen = self.observer("UPDATE", type_name, region) if self.observer else None
+        if client_token is None and self.tokens is not None:
+            client_token = self.tokens("UPDATE", type_name, [_ident_text(identifier), patch_ops])
         self.forget(type_name)
         try:
             return self.inner.update_resource(
@@ -247,6 +271,8 @@ class ReadCache:
         on_event: EventCallback | None = None,
     ) -> ProgressEvent:
         seen = self.observer("DELETE", type_name, region) if self.observer else None
+        if client_token is None and self.tokens is not None:
+            client_token = self.tokens("DELETE", type_name, _ident_text(identifier))
         self.forget(type_name)
         try:
             return self.inner.delete_resource(
@@ -371,6 +397,13 @@ class StackTags:
         if index is None:
             return None
         return list(index.get(resource, ()))
+
+    def index(self, region: str) -> dict[str, list[str]] | None:
+        """Every ``stackql:resource-name`` value of this stack and environment -> the ARNs
+        carrying it (a copy), or None when the tagging API cannot be used. Orphans are the
+        names no manifest entry claims."""
+        index = self._index(region)
+        return None if index is None else {name: list(arns) for name, arns in index.items()}
 
     def _index(self, region: str) -> dict[str, list[str]] | None:
         with self._lock:

@@ -66,10 +66,18 @@ class ListSink:
             self.events.append(event)
             self._lock.notify_all()
 
-    def wait_for(self, predicate: Callable[[RunEvent], bool], timeout: float = 10.0) -> bool:
-        """Block until an event satisfying ``predicate`` was emitted (False on time-out)."""
+    def wait_for(self, state: str, resource: str | None = None, timeout: float = 10.0) -> None:
+        """Block until an event of ``state`` (for ``resource``) has been seen."""
+
+        def seen() -> bool:
+            return any(
+                e.state == state and (resource is None or e.resource == resource)
+                for e in self.events
+            )
+
         with self._lock:
-            return self._lock.wait_for(lambda: any(predicate(e) for e in self.events), timeout)
+            if not self._lock.wait_for(seen, timeout):
+                raise TimeoutError(f"no {state!r} event for {resource!r}")
 
     def of(self, resource: str) -> list[RunEvent]:
         with self._lock:

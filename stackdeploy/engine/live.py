@@ -1,8 +1,8 @@
 """Helpers between query rows, schemas and live resources.
 
-- which identifier a captured ``exists`` row names (``identifier``, or the primary
-  identifier's columns such as ``vpc_id``, or compound parts such as ``route_table_id`` +
-  ``cidr_block``);
+- which identifier a captured ``exists`` row names (``identifier``, the aws provider's
+  ``data__identifier``, or the primary identifier's columns such as ``vpc_id``, or compound
+  parts such as ``route_table_id`` + ``cidr_block``);
 - the row a declarative resource's exports are read from (every live property under its
   CloudFormation name and its awscc column name, plus ``identifier``).
 """
@@ -27,10 +27,21 @@ def _lookup(row: Mapping[str, Any], *names: str) -> Any:
 
 
 def identifier_from_row(schema: ResourceSchema, row: Mapping[str, Any]) -> str | None:
-    """The Cloud Control identifier a captured row names, or None."""
-    value = _lookup(row, "identifier")
-    if value is not None:
-        return str(value)
+    """The Cloud Control identifier a captured row names, or None.
+
+    ``identifier`` (or the aws provider's ``data__identifier``) names it directly, except for
+    types with a property called ``Identifier`` (AWS::Rbin::Rule, AWS::DSQL::Cluster...):
+    there the ``identifier`` column is that property, so the primary identifier's own columns
+    are preferred and ``identifier`` counts only when it is the primary identifier."""
+    own_property = "Identifier" in schema.properties
+    if not own_property:
+        value = _lookup(row, "identifier", "data__identifier")
+        if value is not None:
+            return str(value)
+    else:
+        value = _lookup(row, "data__identifier")
+        if value is not None:
+            return str(value)
     parts = []
     for name in schema.primary_identifier:
         leaf = name.split("/")[-1]
@@ -76,3 +87,17 @@ def resolve_export_columns(
         if prop is not None:
             row[column] = row.get(prop)
     return row
+
+
+def without_read_only(schema: ResourceSchema, value: Any, path: tuple[str | int, ...] = ()) -> Any:
+    """A live model without its read-only properties, at any depth: what a plan compares
+    (status fields and timestamps AWS changes by itself are left out)."""
+    if isinstance(value, Mapping):
+        return {
+            k: without_read_only(schema, v, (*path, k))
+            for k, v in value.items()
+            if not schema.is_read_only((*path, k))
+        }
+    if isinstance(value, list):
+        return [without_read_only(schema, v, (*path, i)) for i, v in enumerate(value)]
+    return value

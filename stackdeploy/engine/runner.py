@@ -20,19 +20,35 @@ polled to their end before the run reports :class:`Interrupted`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from stackdeploy.engine.context import Run
 from stackdeploy.engine.graph import Graph, build_graph
 from stackdeploy.engine.handlers import ResourceHandler, Verb, handler_for
+from stackdeploy.engine.lock import HEARTBEAT, LockRecord, StackLock
 from stackdeploy.engine.scheduler import NodeResult, Policy, Scheduler
-from stackdeploy.errors import LocatedError, StackDeployError
-from stackdeploy.manifest.stack import EVALUATED
+from stackdeploy.errors import CloudControlError, LocatedError, StackDeployError
+from stackdeploy.manifest.stack import EVALUATED, UNKNOWN
 from stackdeploy.plan.model import Plan, ResourcePlan
 
 log = logging.getLogger("stackdeploy.engine")
+
+
+def elapsed_text(seconds: float) -> str:
+    """A run's duration as stackql-deploy 2.x writes ``elapsed_time`` (Rust's ``{:.2?}`` of a
+    Duration): ``49.22s``, or ``312.40ms`` / ``15.00µs`` / ``800.00ns`` under a second."""
+    nanos = max(0, round(seconds * 1e9))
+    if nanos >= 1_000_000_000:
+        return f"{nanos / 1e9:.2f}s"
+    if nanos >= 1_000_000:
+        return f"{nanos / 1e6:.2f}ms"
+    if nanos >= 1_000:
+        return f"{nanos / 1e3:.2f}µs"
+    return f"{nanos:.2f}ns"
 
 
 class PlanErrors(StackDeployError):
@@ -127,18 +143,104 @@ class Runner:
                 result=result,
             )
 
+    # -- the stack lock -------------------------------------------------------------------
+
+    @contextmanager
+    def locked(self, command: str) -> Iterator[StackLock | None]:
+        """Hold the stack lock (``build``/``teardown``) for the block: taken before planning,
+        so what is planned is what is applied; requests in flight are recorded in it; a dead
+        run's lock is taken over and that run resumed (see :mod:`stackdeploy.engine.lock`)."""
+        options = self.run.options
+        if not options.lock or options.dry_run:
+            yield None
+            return
+        emit = self.run.emit
+        lock = StackLock(
+            self.run.cloud,
+            self.stack.name,
+            self.stack.env,
+            self.run.region,
+            command=command,
+            run_id=self.run.state.run_id,
+            clock=self.run.clock,
+            sleep=self.run.sleep,
+        )
+        acquired = lock.acquire(
+            options.lock_timeout,
+            on_wait=lambda holder: emit(
+                "note", message=f"waiting for the stack lock, held by {holder.describe()}"
+            ),
+            abort=self.run.cancel.is_set,
+        )
+        if acquired.resumed is not None:
+            self.run.state.run_id = acquired.resumed.run_id
+            self._resume(acquired.resumed)
+        self.run.state.on_in_flight = lock.record_in_flight
+        stop = threading.Event()
+
+        def heartbeat() -> None:
+            while not stop.wait(HEARTBEAT / 2):
+                lock.refresh()
+
+        beat = threading.Thread(target=heartbeat, name="stack-lock-heartbeat", daemon=True)
+        beat.start()
+        try:
+            yield lock
+        finally:
+            stop.set()
+            self.run.state.on_in_flight = None
+            lock.release()
+
+    def _resume(self, dead: LockRecord) -> None:
+        """Finish what a dead run had in flight before planning (its requests are followed
+        to their end, never submitted again)."""
+        emit = self.run.emit
+        emit(
+            "note",
+            message=f"resuming the interrupted run of {dead.describe()}: waiting for its "
+            f"{len(dead.in_flight)} request(s) in flight",
+        )
+
+        def wait(token: str) -> None:
+            try:
+                event = self.run.cloud.wait_for_request(token, region=dead.region)
+                emit("note", message=f"request {token} of the interrupted run: {event.status}")
+            except CloudControlError as exc:
+                log.warning("request %s of the interrupted run: %s", token, exc)
+
+        threads = [threading.Thread(target=wait, args=(t,), daemon=True) for t in dead.in_flight]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def warn_if_locked(self) -> None:
+        """``plan`` and ``test`` take no lock, but say when a run holds it."""
+        lock = StackLock(self.run.cloud, self.stack.name, self.stack.env, self.run.region)
+        try:
+            holder = lock.peek()
+        except CloudControlError as exc:
+            log.debug("cannot read the stack lock: %s", exc)
+            return
+        if holder is not None:
+            log.warning(
+                "stack %s (%s) is locked by %s: a build or teardown may be changing it",
+                self.stack.name,
+                self.stack.env,
+                holder.describe(),
+            )
+
     # -- planning -------------------------------------------------------------------------
 
     def _plan_all(self, verb: Verb, nodes: tuple[str, ...]) -> dict[str, ResourcePlan]:
         emit = self.run.emit
-        emit("phase", phase="planning", message=f"{len(nodes)} resources")
-        step = self.run.plan_step()
+        emit("phase", phase="planning", message=f"{len(nodes)} resources", count=len(nodes))
 
         def work(name: str) -> ResourcePlan:
             handler = self.handlers[name]
             emit("planning", name)
             try:
-                plan = handler.plan(step, verb)
+                plan = handler.plan(self.run.plan_step(handler.res), verb)
             except StackDeployError:
                 # Later resources still get planned: their own errors are reported too.
                 self.run.state.set_placeholders(handler.res, EVALUATED)
@@ -161,12 +263,16 @@ class Runner:
 
     def plan(self) -> Plan:
         """What build would do; runs only read-only queries."""
+        if self.run.options.lock:
+            self.warn_if_locked()
         nodes = self.selected()
         plans = self._plan_all("plan", nodes)
         return Plan(self.stack.name, self.stack.env, tuple(plans[n] for n in nodes))
 
     def test(self) -> RunResult:
         """Every resource exists, is in its desired state and its exports resolve."""
+        if self.run.options.lock:
+            self.warn_if_locked()
         nodes = self.selected()
         plans = self._plan_all("test", nodes)
         plan = Plan(self.stack.name, self.stack.env, tuple(plans[n] for n in nodes))
@@ -177,13 +283,53 @@ class Runner:
 
     # -- build ----------------------------------------------------------------------------
 
-    def build(self) -> RunResult:
-        """Plan every resource, then (unless a dry run) apply over the graph."""
+    def build(self, *, before_apply: Callable[[Plan], Plan] | None = None) -> RunResult:
+        """Plan every resource, then (unless a dry run) apply over the graph, holding the
+        stack lock.
+
+        ``before_apply`` sees the whole plan once every resource is planned (under the lock)
+        and before anything changes (orphans are added, a saved plan is compared there);
+        what it returns is the plan a dry run reports. Raising stops the build, nothing
+        changed."""
+        if self.run.options.dry_run:
+            if self.run.options.lock:
+                self.warn_if_locked()
+            return self._build(before_apply)
+        if not self.run.options.lock:
+            return self._build(before_apply)
+        # Validate the whole stack before touching the account (not even the lock), then
+        # plan again under the lock: what is applied is what the run holding it planned.
+        with self._quietly():
+            self._plan_all("build", self.selected())
+        with self.locked("build"):
+            self._fresh_reads()
+            return self._build(before_apply)
+
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        """The validating pass reports nothing as it goes (its errors end the run; the
+        plan made under the lock is the one the progress shows)."""
+        from stackdeploy.engine.events import Emitter
+
+        emit = self.run.emit
+        self.run.emit = Emitter(None, clock=self.run.clock)
+        try:
+            yield
+        finally:
+            self.run.emit = emit
+
+    def _fresh_reads(self) -> None:
+        """Forget what planning read (the lock was taken since: read the account again)."""
+        self.run.forget_plan_reads()
+
+    def _build(self, before_apply: Callable[[Plan], Plan] | None = None) -> RunResult:
         nodes = self.selected()
         plans = self._plan_all("build", nodes)
+        whole = Plan(self.stack.name, self.stack.env, tuple(plans[n] for n in nodes))
+        if before_apply is not None:
+            whole = before_apply(whole)
         if self.run.options.dry_run:
-            plan = Plan(self.stack.name, self.stack.env, tuple(plans[n] for n in nodes))
-            return RunResult(plan, elapsed=self._elapsed())
+            return RunResult(whole, elapsed=self._elapsed())
         changing = {n for n in nodes if self.handlers[n].runs_on_apply(plans[n])}
         emit = self.run.emit
         emit("phase", phase="applying", message=f"{len(changing)} to change", count=len(changing))
@@ -268,7 +414,12 @@ class Runner:
         if not created:
             return []
         emit = self.run.emit
-        emit("phase", phase="rolling back", message=f"{len(created)} created by this run")
+        emit(
+            "phase",
+            phase="rolling back",
+            message=f"{len(created)} created by this run",
+            count=len(created),
+        )
         reverse = self.graph.dependents()
 
         def work(name: str) -> None:
@@ -290,20 +441,41 @@ class Runner:
 
     def _stack_exports(self, elapsed: float) -> dict[str, Any]:
         exports = self.run.state.stack_exports()
-        exports["elapsed_time"] = f"{elapsed:.2f}s"
+        exports["elapsed_time"] = elapsed_text(elapsed)
         return exports
 
     # -- teardown -------------------------------------------------------------------------
 
     def teardown(self) -> RunResult:
-        """Collect exports (graph order), plan every delete, then delete in reverse order."""
-        nodes = self.selected(reverse=True)
+        """Collect exports (graph order), plan every delete, then delete in reverse order,
+        holding the stack lock."""
+        if self.run.options.dry_run:
+            if self.run.options.lock:
+                self.warn_if_locked()
+            return self._teardown()
+        if not self.run.options.lock:
+            return self._teardown()
+        # Validate before touching the account (not even the lock), then plan again under
+        # the lock: what is deleted is what was planned by the run holding it.
+        with self._quietly():
+            self._plan_teardown(self.selected(reverse=True))
+        with self.locked("teardown"):
+            self._fresh_reads()
+            return self._teardown()
+
+    def _plan_teardown(self, nodes: tuple[str, ...]) -> dict[str, ResourcePlan]:
+        """Teardown's plan: every resource's exports collected, every delete planned."""
+        self.run.state.whole_manifest = False
         emit = self.run.emit
-        emit("phase", phase="planning", message=f"{len(nodes)} resources")
-        step = self.run.plan_step()
+        emit("phase", phase="planning", message=f"{len(nodes)} resources", count=len(nodes))
 
         def collect(name: str) -> None:
-            self.handlers[name].collect(step)
+            handler = self.handlers[name]
+            if handler.res.skip_on_delete and handler.res.type == "query":
+                # Kept, not run (stackql-deploy 2.2): its exports are unknown.
+                self.run.state.set_placeholders(handler.res, UNKNOWN)
+                return
+            handler.collect(self.run.plan_step(handler.res))
 
         collected = self._scheduler().run(nodes, self.graph.deps, collect, policy="continue")
         self._raise_unexpected(collected)
@@ -319,7 +491,17 @@ class Runner:
         self.run.state.whole_manifest = True
 
         def plan_delete(name: str) -> ResourcePlan:
-            plan = self.handlers[name].plan_delete(step)
+            handler = self.handlers[name]
+            if handler.res.skip_on_delete:
+                plan = ResourcePlan(
+                    name=name,
+                    type=handler.res.resource_type or "-",
+                    action="skip",
+                    reason="skip_on_delete: kept",
+                    depends_on=handler.depends_on,
+                )
+            else:
+                plan = handler.plan_delete(self.run.plan_step(handler.res))
             emit("planned", name, action=plan.action, message=plan.reason, type_name=plan.type)
             return plan
 
@@ -336,16 +518,20 @@ class Runner:
         ]
         if errors:
             raise PlanErrors(errors)
-        plans = {name: r.value for name, r in planned.items() if r.value is not None}
+        return {name: r.value for name, r in planned.items() if r.value is not None}
+
+    def _teardown(self, plans: dict[str, ResourcePlan] | None = None) -> RunResult:
+        nodes = self.selected(reverse=True)
+        emit = self.run.emit
+        if plans is None:
+            plans = self._plan_teardown(nodes)
         order = tuple(reversed(nodes))
+        reverse = self.graph.dependents()
         if self.run.options.dry_run:
             plan = Plan(self.stack.name, self.stack.env, tuple(plans[n] for n in order))
             return RunResult(plan, elapsed=self._elapsed())
-        emit(
-            "phase",
-            phase="deleting",
-            message=f"{sum(p.action == 'delete' for p in plans.values())} to delete",
-        )
+        deleting = sum(p.action == "delete" for p in plans.values())
+        emit("phase", phase="deleting", message=f"{deleting} to delete", count=deleting)
         policy: Policy = "skip" if self.run.options.on_failure == "ignore" else "stop"
 
         def delete(name: str) -> ResourcePlan:

@@ -16,6 +16,7 @@ on timing.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import uuid
@@ -59,20 +60,25 @@ class RunState:
         self,
         stack: LoadedStack,
         *,
-        token_factory: Callable[[], str] = lambda: str(uuid.uuid4()),
+        run_id: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.stack = stack
         self._clock = clock
         self._lock = threading.RLock()
         self._index = {res.name: i for i, res in enumerate(stack.resources)}
-        self.tokens: dict[str, str] = {res.name: token_factory() for res in stack.resources}
+        #: The run's id: ClientTokens and idempotency tokens derive from it, so a run that
+        #: resumes one that died (and takes its id) repeats exactly what that run sent.
+        self.run_id = run_id or str(uuid.uuid4())
         self._exports: dict[str, dict[str, Any]] = {}
         self._placeholder: dict[str, bool] = {}
         self._this: dict[str, dict[str, Any]] = {}
         self._callbacks: dict[str, dict[str, Any]] = {}
         self._extra: dict[str, dict[str, Any]] = {}
-        self._secrets: set[str] = set(stack.secret_globals())
+        self._secrets: set[str] = set()
+        for text in stack.secret_globals():
+            # Through _add_secret: a protected global holding JSON is masked in parts too.
+            self._add_secret(text)
         self._in_flight: dict[str, InFlight] = {}
         self._scoped_globals: dict[str, dict[str, Any]] = {}
         # export name -> exporters, in manifest order
@@ -83,6 +89,14 @@ class RunState:
                 if res.name not in owners:
                     owners.append(res.name)
         self.whole_manifest = False  # teardown's delete phase: exports seen across the stack
+        # Told the tokens in flight whenever they change (the stack lock records them).
+        self.on_in_flight: Callable[[list[str]], None] | None = None
+
+    @property
+    def tokens(self) -> dict[str, str]:
+        """Each resource's idempotency token: a UUIDv4 per resource per run (derived from the
+        run id, so a resumed run renders what the interrupted one rendered)."""
+        return {res.name: idempotency_token(self.run_id, res.name) for res in self.stack.resources}
 
     # -- exports ---------------------------------------------------------------------------
 
@@ -190,9 +204,12 @@ class RunState:
         with self._lock:
             cached = self._scoped_globals.get(res.name)
         if cached is None:
-            cached = resource_globals(self.stack, res, self.tokens[res.name])
+            cached = resource_globals(self.stack, res, idempotency_token(self.run_id, res.name))
             with self._lock:
                 self._scoped_globals[res.name] = cached
+                for g in self.stack.scoped_globals:
+                    if g.protected and g.name in cached:
+                        self._add_secret(cached[g.name])
         return cached
 
     def inputs(self, res: ResourceDef, names: Iterable[str] | None = None) -> ContextInputs:
@@ -211,7 +228,9 @@ class RunState:
                 if found:
                     exports[name] = value
                 if name in self._index:
-                    namespace: dict[str, Any] = {"idempotency_token": self.tokens[name]}
+                    namespace: dict[str, Any] = {
+                        "idempotency_token": idempotency_token(self.run_id, name)
+                    }
                     namespace.update(self._exports.get(name, {}))
                     callback = self._callbacks.get(name)
                     if callback is not None:
@@ -220,13 +239,13 @@ class RunState:
                         namespace.update(self._this.get(name, {}))
                     namespaces[name] = namespace
             if res.name not in namespaces:
-                namespace = {"idempotency_token": self.tokens[res.name]}
+                namespace = {"idempotency_token": idempotency_token(self.run_id, res.name)}
                 namespace.update(self._this.get(res.name, {}))
                 namespaces[res.name] = namespace
             extra = dict(self._extra.get(res.name, {}))
         callback = self.callback(res) if "callback" in refs else None
         return ContextInputs(
-            token=self.tokens[res.name],
+            token=idempotency_token(self.run_id, res.name),
             exports=exports,
             namespaces=namespaces,
             callback=callback,
@@ -277,6 +296,9 @@ class RunState:
         text = serialise_value(value) if value is not None else ""
         if len(text) >= min_length and not is_placeholder(text):
             self._secrets.add(text)
+            if text.strip() != text and len(text.strip()) >= min_length:
+                # Parsers and messages drop surrounding blanks: the bare value is secret too.
+                self._secrets.add(text.strip())
             # A JSON value is also shown parsed (as JSON text of its parts) in places.
             parsed = as_json(text)
             if isinstance(parsed, dict | list):
@@ -311,19 +333,33 @@ class RunState:
         region: str | None = None,
     ) -> None:
         with self._lock:
-            if token not in self._in_flight:
-                self._in_flight[token] = InFlight(
-                    res.name, operation, token, type_name, region, self._clock()
-                )
+            if token in self._in_flight:
+                return
+            self._in_flight[token] = InFlight(
+                res.name, operation, token, type_name, region, self._clock()
+            )
+            tokens = list(self._in_flight)
+        if self.on_in_flight is not None:
+            self.on_in_flight(tokens)
 
     def request_finished(self, token: str) -> None:
         with self._lock:
-            self._in_flight.pop(token, None)
+            if self._in_flight.pop(token, None) is None:
+                return
+            tokens = list(self._in_flight)
+        if self.on_in_flight is not None:
+            self.on_in_flight(tokens)
 
     def in_flight(self) -> list[InFlight]:
         """Requests submitted and not seen to finish, oldest first."""
         with self._lock:
             return sorted(self._in_flight.values(), key=lambda r: r.started)
+
+
+def idempotency_token(run_id: str, resource: str) -> str:
+    """A UUIDv4-shaped token, unique per run and resource and stable within a run."""
+    digest = hashlib.sha256(f"{run_id}|{resource}".encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
 def _strings(value: Any) -> Iterable[str]:

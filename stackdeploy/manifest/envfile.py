@@ -1,4 +1,5 @@
-"""Stack variables from ``--env-file`` and ``-e KEY=VALUE`` (compat §3.1).
+"""Stack variables from ``--env-file`` and ``-e KEY=VALUE`` (docs/manifest.md,
+"Variables and rendering order").
 
 The env file (default ``./.env`` relative to the working directory, skipped when absent) is
 read as UTF-8 and parsed with python-dotenv's parser; ``-e`` values override it. A file that

@@ -26,13 +26,16 @@ MANIFEST_FILE = "stackql_manifest.yml"
 
 @dataclass(frozen=True)
 class GlobalDef:
-    """One ``globals`` entry. ``value`` is the raw YAML value (``file()`` resolved)."""
+    """One ``globals`` entry. ``value`` is the raw YAML value (``file()`` resolved);
+    ``protected`` (``protected: true``) masks its rendered value in every output."""
 
     name: str
     value: Any = field(hash=False, compare=True)
     description: str | None
     line: int
     path: NodePath = field(hash=False, compare=False, repr=False)
+    #: ``protected: true`` (stackql-deploy 2.1): the rendered value is masked everywhere.
+    protected: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class PropDef:
     line: int
     path: NodePath = field(hash=False, compare=False, repr=False)
     description: str | None = None
+    #: ``protected: true`` (stackql-deploy 2.1): the rendered value is masked everywhere.
+    protected: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,40 @@ class ReturnVal:
 
     field: str
     target: str
+
+
+@dataclass(frozen=True)
+class AwsAuth:
+    """stackql-deploy 1.x's ``auth`` for AWS: the *names* of the variables that hold the
+    access key id, the secret access key and (a stack-deploy addition) a session token."""
+
+    key_id_var: str
+    secret_var: str
+    token_var: str | None = None
+
+
+@dataclass(frozen=True)
+class ResourceAccess:
+    """Where and as whom a resource's AWS calls go, beyond the run's defaults: its own
+    ``region``, a ``role_arn`` to assume (with ``role_session_name``, ``external_id``), a
+    ``profile``, or 1.x ``auth`` credentials. Strings are templates, rendered at run time."""
+
+    region: str | None = None
+    role_arn: str | None = None
+    role_session_name: str | None = None
+    external_id: str | None = None
+    profile: str | None = None
+    auth: AwsAuth | None = None
+
+    @property
+    def default(self) -> bool:
+        """True when the resource uses the run's region and credentials."""
+        return self == ResourceAccess()
+
+    def templates(self) -> dict[str, str]:
+        """The keys set, as ``{key: template}`` (the auth variable names are not templates)."""
+        keys = ("region", "role_arn", "role_session_name", "external_id", "profile")
+        return {k: v for k in keys if (v := getattr(self, k)) is not None}
 
 
 @dataclass(frozen=True)
@@ -109,6 +148,9 @@ class ResourceDef:
     run_line: int | None = None
     condition_line: int | None = None
     path: NodePath = field(default=(), hash=False, compare=False, repr=False)
+    access: ResourceAccess = field(default_factory=lambda: ResourceAccess())
+    #: ``skip_on_delete: true`` (stackql-deploy 2.2): teardown keeps the resource.
+    skip_on_delete: bool = False
 
     @property
     def declarative(self) -> bool:

@@ -193,7 +193,22 @@ def build_context(
     ctx["stack_env"] = stack.env
     ctx["resource_name"] = res.name
     ctx["idempotency_token"] = inputs.token
+    if res.access.region is not None:
+        # The resource's own region is its {{ region }}: its props and queries follow it.
+        ctx["region"] = render_value(stack, res.access.region, ctx, (*res.path, "region"))
     return ctx
+
+
+def render_access(
+    stack: LoadedStack, res: ResourceDef, context: Mapping[str, Any]
+) -> dict[str, str]:
+    """The resource's ``region``, ``role_arn``, ``role_session_name``, ``external_id`` and
+    ``profile`` rendered (only the keys it sets)."""
+    out: dict[str, str] = {}
+    for key, text in res.access.templates().items():
+        value = render_value(stack, text, context, (*res.path, key), resource_name=res.name)
+        out[key] = str(value).strip()
+    return out
 
 
 def render_props(
@@ -335,6 +350,24 @@ def return_values(res: ResourceDef, op: str, row: Mapping[str, Any]) -> dict[str
             )
         captured[rv.target] = value
     return captured
+
+
+def return_values_lenient(
+    res: ResourceDef, op: str, row: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """As :func:`return_values`, but a missing or empty field is skipped and described in
+    the returned problems instead (``return_vals.delete``: the resource is going away, so a
+    field that cannot be captured is a warning, as in stackql-deploy 2.x)."""
+    captured: dict[str, Any] = {}
+    problems: list[str] = []
+    for rv in res.return_vals.get(op, ()):
+        value = row.get(rv.field)
+        if value is None or value == "":
+            where = "missing from" if rv.field not in row else "empty in"
+            problems.append(f"return_vals.{op} field {rv.field!r} is {where} the RETURNING row")
+            continue
+        captured[rv.target] = value
+    return captured, problems
 
 
 def callback_values(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -294,7 +294,7 @@ def _with_warnings(stack: LoadedStack, warnings: list[str]) -> LoadedStack:
 
 
 def _protected_global(g: GlobalDef) -> bool:
-    return bool(getattr(g, "protected", False))
+    return g.protected
 
 
 def _parse_queries(manifest: Manifest) -> tuple[dict[str, QueryFile], list[str]]:
@@ -340,6 +340,8 @@ def _references(res: ResourceDef, queries: QueryFile | None) -> set[str]:
         add(text)
     add(res.sql or "")
     add(res.run or "")
+    for text in res.access.templates().values():
+        add(text)
     if queries is not None:
         for anchor in queries:
             add(anchor.body)
@@ -404,6 +406,8 @@ def check_names(stack: LoadedStack, *, strict: bool = False) -> list[Problem]:
         for key, text in (("sql", res.sql), ("run", res.run)):
             if text is not None:
                 check(text, (*res.path, key), known, f"the {key} of resource {res.name!r}")
+        for key, text in res.access.templates().items():
+            check(text, (*res.path, key), set(base), f"the {key} of resource {res.name!r}")
     return problems
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -45,10 +46,12 @@ from stackdeploy.manifest.loader import (
 )
 from stackdeploy.manifest.model import (
     RESOURCE_KINDS,
+    AwsAuth,
     ExportDef,
     GlobalDef,
     Manifest,
     PropDef,
+    ResourceAccess,
     ResourceDef,
     ResourceKind,
     ReturnVal,
@@ -58,7 +61,7 @@ from stackdeploy.templating import check_syntax, make_environment
 from stackdeploy.textfile import is_inside, unsafe_relative_path
 
 TOP_KEYS = ("name", "providers", "globals", "resources", "exports", "version", "description")
-GLOBAL_KEYS = ("name", "value", "description")
+GLOBAL_KEYS = ("name", "value", "description", "protected")
 RESOURCE_KEYS = (
     "name",
     "type",
@@ -76,9 +79,25 @@ RESOURCE_KEYS = (
     "replace",
     "auth",
     "description",
+    "region",
+    "role_arn",
+    "role_session_name",
+    "external_id",
+    "profile",
+    "skip_on_delete",
 )
-PROP_KEYS = ("name", "value", "values", "merge", "description")
-RETURN_VAL_OPS = ("create", "update")
+# Keys saying where and as whom a resource's calls go (docs/manifest.md, "Accounts and regions").
+ACCESS_KEYS = ("region", "role_arn", "role_session_name", "external_id", "profile")
+# 1.x ``auth`` fields naming the variables that hold credentials.
+AUTH_KEY_ID = "keyIDenvvar"
+AUTH_SECRET = "credentialsenvvar"
+AUTH_TOKEN = "sessiontokenenvvar"
+AUTH_BASIC = ("username_var", "password_var")
+_AWS_PROVIDERS = ("aws", "awscc")
+_REGION_NAME = re.compile(r"[a-z]{2,}(-[a-z0-9]+)*-[0-9]+")
+_ROLE_ARN = re.compile(r"arn:aws[a-zA-Z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
+PROP_KEYS = ("name", "value", "values", "merge", "description", "protected")
+RETURN_VAL_OPS = ("create", "update", "delete")
 DEFAULT_REGION = "us-east-1"
 # Resource kinds whose work is done by a query (file or inline sql) or generated calls.
 _QUERY_KINDS = ("resource", "query", "command", "multi")
@@ -421,6 +440,15 @@ class _Builder:
             item["value"] = raw
             self._check_value_templates(raw, (*path, "value"))
             desc = item.get("description")
+            protected = item.get("protected", False)
+            if not isinstance(protected, bool):
+                c.error(
+                    (*path, "protected"),
+                    f"global {gname!r}: protected must be true or false, not "
+                    f"{_type_name(protected)}",
+                    "write `protected: true` to mask the global's value everywhere",
+                )
+                protected = True  # when in doubt, mask
             out.append(
                 GlobalDef(
                     name=gname,
@@ -428,6 +456,7 @@ class _Builder:
                     description=desc if isinstance(desc, str) else None,
                     line=c.line(path),
                     path=(*path, "value"),
+                    protected=protected,
                 )
             )
         return tuple(out)
@@ -659,12 +688,7 @@ class _Builder:
                     did_you_mean(secret, known),
                 )
         auth = item.get("auth")
-        if auth is not None:
-            c.warn(
-                (*path, "auth"),
-                f"'auth' of resource {name!r} is ignored; credentials "
-                "come from the AWS credential chain (--profile, environment)",
-            )
+        access = self._access(item, name, path, kind)
         return ResourceDef(
             name=name,
             type=kind,
@@ -691,7 +715,134 @@ class _Builder:
             if condition is not None
             else None,
             path=path,
+            access=access,
+            skip_on_delete=_bool(c, item, "skip_on_delete", path),
         )
+
+    def _access(
+        self, item: Mapping[str, Any], name: str, path: NodePath, kind: str
+    ) -> ResourceAccess:
+        """``region``, ``role_arn``, ``role_session_name``, ``external_id``, ``profile`` and
+        1.x ``auth``: where and as whom the resource's AWS calls go."""
+        c = self.c
+        values: dict[str, str] = {}
+        for key in ACCESS_KEYS:
+            if key not in item:
+                continue
+            value = _optional_str(c, item, key, path)
+            if value is None:
+                continue
+            if not value.strip():
+                c.error((*path, key), f"{key} of resource {name!r} is empty")
+                continue
+            values[key] = value.strip()
+        auth = self._auth(item.get("auth"), name, (*path, "auth"))
+        if not values and auth is None:
+            return ResourceAccess()
+        if kind == "script":
+            where = next(iter(values), "auth")
+            c.error(
+                (*path, where),
+                f"'{where}' is not used by script resource {name!r} (its command makes its own "
+                "calls)",
+            )
+            return ResourceAccess()
+        literal = {k: v for k, v in values.items() if "{{" not in v and "{%" not in v}
+        region = literal.get("region")
+        if region is not None and not _REGION_NAME.fullmatch(region):
+            c.error(
+                (*path, "region"),
+                f"region {region!r} of resource {name!r} is not a region name",
+                hint="give one such as us-east-1 or eu-west-1",
+            )
+        role = literal.get("role_arn")
+        if role is not None and not _ROLE_ARN.fullmatch(role):
+            c.error(
+                (*path, "role_arn"),
+                f"role_arn {role!r} of resource {name!r} is not an IAM role ARN",
+                hint="arn:aws:iam::<12-digit account>:role/<name>",
+            )
+        for key in ("role_session_name", "external_id"):
+            if key in values and "role_arn" not in values:
+                c.error(
+                    (*path, key),
+                    f"{key} of resource {name!r} is used only with role_arn",
+                    hint="add the role_arn to assume, or remove it",
+                )
+        if "profile" in values and auth is not None:
+            c.error(
+                (*path, "profile"),
+                f"resource {name!r} gives both a profile and auth credentials; use one",
+                hint="keep 'auth' (the variables holding the keys) or 'profile', not both",
+            )
+        for key, value in values.items():
+            self._check_template(value, (*path, key))
+        return ResourceAccess(
+            region=values.get("region"),
+            role_arn=values.get("role_arn"),
+            role_session_name=values.get("role_session_name"),
+            external_id=values.get("external_id"),
+            profile=values.get("profile"),
+            auth=auth,
+        )
+
+    def _auth(self, value: Any, name: str, path: NodePath) -> AwsAuth | None:
+        """stackql-deploy 1.x ``auth``: ``{aws: {type, keyIDenvvar, credentialsenvvar}}`` (the
+        provider key may be left out). Blocks of other providers are ignored (warned)."""
+        c = self.c
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            c.error(path, f"auth of resource {name!r} must be a mapping, not {_type_name(value)}")
+            return None
+        fields = (AUTH_KEY_ID, AUTH_SECRET, AUTH_TOKEN, *AUTH_BASIC, "type")
+        if any(k in value for k in fields):
+            blocks: list[tuple[str, Any, NodePath]] = [("aws", value, path)]
+        else:
+            blocks = [(str(k), v, (*path, k)) for k, v in value.items()]
+        found: AwsAuth | None = None
+        for provider, block, bpath in blocks:
+            if provider.split("::", 1)[0].lower() not in _AWS_PROVIDERS:
+                c.warn(
+                    bpath,
+                    f"auth for provider {provider!r} of resource {name!r} is ignored "
+                    "(stack-deploy manages AWS resources only)",
+                )
+                continue
+            if not isinstance(block, dict):
+                c.error(bpath, f"auth.{provider} must be a mapping, not {_type_name(block)}")
+                continue
+            basic = [k for k in AUTH_BASIC if k in block]
+            if basic:
+                c.error(
+                    (*bpath, basic[0]),
+                    f"auth of resource {name!r}: {basic[0]} (a user name and password) cannot "
+                    "sign AWS requests",
+                    hint=f"name the variables holding the access key: {AUTH_KEY_ID} and "
+                    f"{AUTH_SECRET}",
+                )
+                continue
+            names: dict[str, str] = {}
+            for key in (AUTH_KEY_ID, AUTH_SECRET, AUTH_TOKEN):
+                if key not in block:
+                    continue
+                text = block[key]
+                if not isinstance(text, str) or not text.strip():
+                    c.error((*bpath, key), f"auth {key} must name a variable")
+                    continue
+                names[key] = text.strip()
+            missing = [k for k in (AUTH_KEY_ID, AUTH_SECRET) if k not in block]
+            if missing:
+                c.error(
+                    bpath,
+                    f"auth of resource {name!r} has no {' or '.join(missing)}",
+                    hint=f"AWS needs both the access key id ({AUTH_KEY_ID}) and the secret "
+                    f"key ({AUTH_SECRET}) variables",
+                )
+                continue
+            if AUTH_KEY_ID in names and AUTH_SECRET in names:
+                found = AwsAuth(names[AUTH_KEY_ID], names[AUTH_SECRET], names.get(AUTH_TOKEN))
+        return found
 
     def _inside(self, candidate: Path, path: NodePath, name: str) -> Path | None:
         """``candidate`` when it resolves inside the stack folder (symlinks followed)."""
@@ -911,6 +1062,7 @@ class _Builder:
                     description=item.get("description")
                     if isinstance(item.get("description"), str)
                     else None,
+                    protected=_bool(c, item, "protected", ppath),
                 )
             )
         return tuple(out)
@@ -988,7 +1140,9 @@ class _Builder:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            c.error(path, f"return_vals must map create/update to lists, not {_type_name(value)}")
+            c.error(
+                path, f"return_vals must map create/update/delete to lists, not {_type_name(value)}"
+            )
             return {}
         out: dict[str, tuple[ReturnVal, ...]] = {}
         for op, items in value.items():
@@ -996,7 +1150,7 @@ class _Builder:
             if op not in RETURN_VAL_OPS:
                 c.error(
                     opath,
-                    f"return_vals key {op!r} must be create or update",
+                    f"return_vals key {op!r} must be create, update or delete",
                     did_you_mean(str(op), RETURN_VAL_OPS),
                 )
                 continue

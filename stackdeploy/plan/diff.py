@@ -31,10 +31,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackdeploy.schema.model import Path, ResourceSchema, format_path, path_matches
+from stackdeploy.schema.model import Path, Pattern, ResourceSchema, format_path, path_matches
 
 # Marks "no value here" (absent key), distinct from JSON null.
 _MISSING: Any = object()
+#: What a secret value is shown as (the same text as ``report.mask.MASK``).
+HIDDEN = "****"
 SYSTEM_TAG_PREFIX = "aws:"
 
 
@@ -124,8 +126,10 @@ def display_pointer(pointer: str) -> str:
 class _Differ:
     """One diff run; holds the schema and collects results."""
 
-    def __init__(self, schema: ResourceSchema) -> None:
+    def __init__(self, schema: ResourceSchema, hidden: Sequence[Pattern] = ()) -> None:
         self.schema = schema
+        # Paths whose values are secret: never quoted in a reason, live or desired.
+        self.hidden = tuple(hidden)
         self.patch: list[dict[str, Any]] = []
         self.changes: list[Change] = []
         self.reasons: list[str] = []
@@ -271,7 +275,7 @@ class _Differ:
         (``covers``), as diff() does for objects; list them too, or the plan would not say
         they went unchecked. Paths index the desired array, as the change details do."""
         for i, j in sorted(self._pair(path, desired, live)):
-            sub = _Differ(self.schema)
+            sub = _Differ(self.schema, self.hidden)
             sub.diff((*path, i), desired[i], live[j])
             self.unread.extend(p for p in sub.unread if p not in self.unread)
 
@@ -307,14 +311,15 @@ class _Differ:
                 # Reached from an array element paired with its live one: diff the object so
                 # the reason names the changed path inside it, as it does at the top level
                 # (diff() recurses into such objects, so this cannot come back here).
-                inner = _Differ(schema)
+                inner = _Differ(schema, self.hidden)
                 inner.diff(path, after, before)
                 self.reasons.extend(r for r in inner.reasons if r not in self.reasons)
                 return
             prop = display_path(path[: len(pattern)])
             where = "" if len(path) == len(pattern) else f"{display_path(path)}: "
             reason = (
-                f"{prop} is create-only ({where}live {format_value(self._comparable(before))}"
+                f"{prop} is create-only ({where}live "
+                f"{format_value(self._comparable(before, path, live=True))}"
                 f" → desired {format_value(self._comparable(after, path))})"
             )
             if reason not in self.reasons:
@@ -375,7 +380,7 @@ class _Differ:
         pairs = self._pair(path, desired, live)
         details: list[Change] = []
         for i, j in sorted(pairs):
-            sub = _Differ(self.schema)
+            sub = _Differ(self.schema, self.hidden)
             sub.diff((*path, i), desired[i], live[j])
             details.extend(sub.changes)
         paired_d = {i for i, _ in pairs}
@@ -388,18 +393,21 @@ class _Differ:
                 details.append(Change(format_path((*path, j)), "remove", value, None))
         return tuple(details)
 
-    def _comparable(self, value: Any, path: Path | None = None) -> Any:
-        """The value without write-only parts (for messages; they must never leak)."""
+    def _comparable(self, value: Any, path: Path | None = None, *, live: bool = False) -> Any:
+        """The value without write-only parts, secret paths masked (for messages; they must
+        never leak). A live value has no write-only parts."""
         if path is None or value is _MISSING:
             return value
+        if any(path_matches(h, path) for h in self.hidden):
+            return HIDDEN
         if isinstance(value, Mapping):
             return {
-                k: self._comparable(v, (*path, k))
+                k: self._comparable(v, (*path, k), live=live)
                 for k, v in value.items()
-                if not self.schema.is_write_only((*path, k))
+                if live or not self.schema.is_write_only((*path, k))
             }
         if isinstance(value, list):
-            return [self._comparable(v, (*path, i)) for i, v in enumerate(value)]
+            return [self._comparable(v, (*path, i), live=live) for i, v in enumerate(value)]
         return value
 
     # ------------------------------------------------------------ write-only
@@ -486,15 +494,21 @@ def tag_map(tags: Any) -> dict[str, Any]:
 
 
 def diff_resource(
-    schema: ResourceSchema, desired: Mapping[str, Any], live: Mapping[str, Any]
+    schema: ResourceSchema,
+    desired: Mapping[str, Any],
+    live: Mapping[str, Any],
+    *,
+    hidden: Sequence[str] = (),
 ) -> ResourceDiff:
     """Compare ``desired`` (CloudFormation form, coerced) with ``live`` (GetResource).
 
     Returns the minimal RFC 6902 patch that turns live into a model satisfying desired, the
     property-level changes, the create-only reasons that force a replacement and the
-    write-only paths that could not be compared.
+    write-only paths that could not be compared. ``hidden`` are JSON pointers of secret
+    properties: a reason never quotes their values (live or desired).
     """
-    differ = _Differ(schema)
+    # As patterns: string tokens (an index matches its digits).
+    differ = _Differ(schema, tuple(tuple(str(t) for t in pointer_tokens(p)) for p in hidden))
     differ.collect_write_only((), desired)
     differ.diff((), dict(desired), dict(live))
     if differ.patch:

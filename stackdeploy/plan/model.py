@@ -1,9 +1,10 @@
 """The plan: what build would do to each resource, and why. Immutable data, no I/O.
 
-A :class:`Plan` holds one :class:`ResourcePlan` per resource, in manifest order. It is the
-boundary between "what to run" (the planner) and "how to run it" (the executor), and the
-input of every report (text, JSON, drift). :meth:`Plan.to_json_dict` is the JSON contract of
-docs/design.md; keep it stable.
+A :class:`Plan` holds one :class:`ResourcePlan` per resource, in manifest order, and the
+stack's :class:`Orphan` resources (tagged for the stack, claimed by no manifest entry). It is
+the boundary between "what to run" (the planner) and "how to run it" (the executor), and the
+input of every report (text, JSON, Markdown, drift). :meth:`Plan.to_json_dict` is the JSON
+contract of docs/design.md (plus a top-level ``orphans`` list); keep it stable.
 
 :func:`decide_action` turns a diff into an action, refusing a replacement that was not
 allowed before anything changes; :func:`plan_resource` combines diff and decision for one
@@ -34,7 +35,9 @@ class ResourcePlan:
     ``patch`` is the RFC 6902 patch for update (and, informatively, for replace);
     ``changes`` the property-level view of the same diff; ``desired`` the state a create
     sends; ``reason`` a short why ("absent", "statecheck failed", "if: false");
-    ``notes`` extra lines for the text plan (e.g. "found by tags").
+    ``notes`` extra lines for the text plan (e.g. "found by tags"); ``secret_paths`` JSON
+    pointers of the properties that hold secrets (protected props and globals feed them):
+    every report masks what lies there, live values included, whatever it is.
     """
 
     name: str
@@ -49,6 +52,9 @@ class ResourcePlan:
     reason: str | None = None
     desired: Mapping[str, Any] | None = None
     notes: tuple[str, ...] = ()
+    secret_paths: tuple[str, ...] = ()
+    #: The statements carrying the action out, as text (``--dry-run`` shows them).
+    dml: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -61,6 +67,8 @@ class ResourcePlan:
             "changes",
             "write_only_unverifiable",
             "notes",
+            "secret_paths",
+            "dml",
         ):
             value = getattr(self, name)
             if not isinstance(value, tuple):
@@ -71,9 +79,10 @@ class ResourcePlan:
         """True when the action changes something in the cloud."""
         return self.action in CHANGING_ACTIONS
 
-    def to_json_dict(self) -> dict[str, Any]:
-        """The contract's resource entry, plus ``reason`` (null when there is none)."""
-        return {
+    def to_json_dict(self, *, dml: bool = False) -> dict[str, Any]:
+        """The contract's resource entry, plus ``reason`` (null when there is none), and
+        with ``dml`` the statements the action runs (when it runs any)."""
+        entry: dict[str, Any] = {
             "name": self.name,
             "type": self.type,
             "action": self.action,
@@ -83,42 +92,99 @@ class ResourcePlan:
             "depends_on": list(self.depends_on),
             "reason": self.reason,
         }
+        if dml and self.dml:
+            entry["dml"] = list(self.dml)
+        return entry
+
+
+OrphanAction = Literal["delete", "skip"]
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A resource carrying the stack's tags (stack name and environment) whose
+    ``stackql:resource-name`` no manifest entry claims any more: removed from the manifest,
+    or renamed there.
+
+    ``name`` is that tag's value (made unique with ``#2``, ``#3``... when several resources
+    carry it); ``type`` and ``identifier`` are None when no Cloud Control type matches the
+    ARN (such an orphan can only be listed). ``action`` is ``delete`` when ``--prune`` was
+    given (and the orphan can be deleted), else ``skip``; ``depends_on`` names the other
+    orphans its properties refer to (they are deleted after it).
+    """
+
+    name: str
+    arn: str
+    type: str | None = None
+    identifier: str | None = None
+    action: OrphanAction = "skip"
+    reason: str | None = None
+    depends_on: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.action not in ("delete", "skip"):
+            raise ValueError(f"unknown orphan action {self.action!r}")
+        if not isinstance(self.depends_on, tuple):
+            object.__setattr__(self, "depends_on", tuple(self.depends_on))
+
+    @property
+    def changed(self) -> bool:
+        return self.action == "delete"
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "action": self.action,
+            "identifier": self.identifier,
+            "arn": self.arn,
+            "depends_on": list(self.depends_on),
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True)
 class Plan:
-    """The plan of one stack in one environment."""
+    """The plan of one stack in one environment (``orphans``: see :class:`Orphan`)."""
 
     stack_name: str
     env: str
     resources: tuple[ResourcePlan, ...] = field(default_factory=tuple)
+    orphans: tuple[Orphan, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         if not isinstance(self.resources, tuple):
             object.__setattr__(self, "resources", tuple(self.resources))
+        if not isinstance(self.orphans, tuple):
+            object.__setattr__(self, "orphans", tuple(self.orphans))
 
     @property
     def summary(self) -> dict[str, int]:
-        """Counts per action, in the contract's order; skipped resources are not counted."""
+        """Counts per action, in the contract's order; skipped resources are not counted.
+        Orphans that will be deleted (``--prune``) count as deletes."""
         counts = dict.fromkeys(SUMMARY_ACTIONS, 0)
         for resource in self.resources:
             if resource.action in counts:
                 counts[resource.action] += 1
+        counts["delete"] += sum(1 for o in self.orphans if o.action == "delete")
         return counts
 
     @property
     def has_changes(self) -> bool:
-        return any(r.changed for r in self.resources)
+        return any(r.changed for r in self.resources) or any(o.changed for o in self.orphans)
 
     def get(self, name: str) -> ResourcePlan | None:
         return next((r for r in self.resources if r.name == name), None)
 
-    def to_json_dict(self) -> dict[str, Any]:
-        """Exactly the JSON document of the design contract (``plan --output json``)."""
+    def to_json_dict(self, *, dml: bool = False) -> dict[str, Any]:
+        """The JSON document of the design contract (``plan --output json``), plus the
+        top-level ``orphans`` list (always present, empty when there are none); with ``dml``,
+        resources that run statements list them under ``dml``."""
         return {
             "stack": {"name": self.stack_name, "env": self.env},
-            "resources": [r.to_json_dict() for r in self.resources],
+            "resources": [r.to_json_dict(dml=dml) for r in self.resources],
             "summary": self.summary,
+            "orphans": [o.to_json_dict() for o in self.orphans],
         }
 
 
@@ -167,11 +233,14 @@ def plan_resource(
     statecheck_ok: bool | None = None,
     notes: Iterable[str] = (),
     mask: Callable[[str], str] = str,
+    secret_paths: Iterable[str] = (),
 ) -> ResourcePlan:
     """Plan one declarative resource: diff desired against live (None = absent) and decide.
 
+    ``secret_paths`` (JSON pointers) are carried on the plan and never quoted in a reason.
     Raises :class:`PlanError` for a replacement that is not allowed.
     """
+    secrets = tuple(secret_paths)
     if live is None:
         return ResourcePlan(
             name=name,
@@ -182,8 +251,9 @@ def plan_resource(
             reason="absent",
             desired=dict(desired),
             notes=tuple(notes),
+            secret_paths=secrets,
         )
-    diff = diff_resource(schema, desired, live)
+    diff = diff_resource(schema, desired, live, hidden=secrets)
     action = decide_action(
         diff,
         exists=True,
@@ -218,4 +288,5 @@ def plan_resource(
                 for p in diff.create_only_unread
             ),
         ),
+        secret_paths=secrets,
     )

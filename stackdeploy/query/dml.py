@@ -30,6 +30,7 @@ from typing import Any, NamedTuple, cast
 
 from sqlglot import exp
 
+from stackdeploy.cloud.protocol import CloudControlAPI
 from stackdeploy.errors import QueryError, ValidationError
 from stackdeploy.query.planner import conjuncts, key_values
 from stackdeploy.query.tables import PROVIDERS, TableSpec, resolve_table, unknown_table_error
@@ -243,7 +244,7 @@ def _api_params(params: Mapping[str, Any], role_arn: str | None) -> str | None:
     return None if token in (None, "") else str(token)
 
 
-def _session_role(cloud: Any) -> str | None:
+def _session_role(cloud: object) -> str | None:
     return getattr(getattr(cloud, "config", None), "role_arn", None)
 
 
@@ -415,7 +416,7 @@ def prepare_insert(
 
 def run_insert(
     tree: exp.Insert,
-    cloud: Any,
+    cloud: CloudControlAPI,
     evaluate: Evaluator,
     run_select: SelectRunner,
     *,
@@ -590,14 +591,16 @@ def prepare_update(
     return MutationPlan(name, calls)
 
 
-def run_update(tree: exp.Update, cloud: Any, evaluate: Evaluator, *, region: str) -> DmlOutcome:
+def run_update(
+    tree: exp.Update, cloud: CloudControlAPI, evaluate: Evaluator, *, region: str
+) -> DmlOutcome:
     """UpdateResource with the statement's PatchDocument."""
     plan = prepare_update(tree, evaluate, region=region, role_arn=_session_role(cloud))
     events = [
         cloud.update_resource(
             call.type_name,
             call.identifier,
-            call.patch,
+            call.patch or [],
             region=call.region,
             client_token=call.client_token,
             timeout_minutes=call.timeout_minutes,
@@ -624,7 +627,9 @@ def prepare_delete(tree: exp.Delete, evaluate: Evaluator, *, region: str) -> Mut
     return MutationPlan(name, calls)
 
 
-def run_delete(tree: exp.Delete, cloud: Any, evaluate: Evaluator, *, region: str) -> DmlOutcome:
+def run_delete(
+    tree: exp.Delete, cloud: CloudControlAPI, evaluate: Evaluator, *, region: str
+) -> DmlOutcome:
     """DeleteResource for the statement's identifier(s). A resource already gone comes back
     as its FAILED/NotFound event (callers that must fail on it check the event)."""
     plan = prepare_delete(tree, evaluate, region=region)

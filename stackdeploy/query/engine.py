@@ -39,6 +39,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
+from stackdeploy.cloud.protocol import CloudControlAPI
 from stackdeploy.errors import (
     CloudControlError,
     LocatedError,
@@ -242,7 +243,7 @@ class QueryEngine:
 
     def __init__(
         self,
-        cloud: Any,
+        cloud: CloudControlAPI,
         *,
         region: str = "us-east-1",
         parallelism: int = DEFAULT_PARALLELISM,

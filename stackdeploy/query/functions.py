@@ -1,4 +1,4 @@
-"""SQL functions the awscc dialect has beyond SQLite's own (compat §6).
+"""SQL functions the awscc dialect has beyond SQLite's own (docs/query.md, "SELECT").
 
 Stacks written for stackql call ``split_part``, ``JSON_EQUAL``, ``AWS_POLICY_EQUAL`` and
 ``string()``; :func:`register` adds them to a SQLite connection. The Python functions are
@@ -202,7 +202,7 @@ def _policy_equal(a: Any, b: Any, *, unordered: bool) -> bool:
 
 
 def aws_policy_equal(a: Any, b: Any) -> int | None:
-    """1 when two IAM policy documents (JSON text) mean the same, else 0 (compat §6).
+    """1 when two IAM policy documents (JSON text) mean the same, else 0 (docs/query.md, "SELECT").
 
     Identical text is equal. Otherwise: object keys compare case-insensitively; arrays
     under Action, NotAction, Resource, NotResource, Principal, NotPrincipal, AWS and Service

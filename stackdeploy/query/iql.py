@@ -1,4 +1,4 @@
-"""Query files (``resources/<name>.iql``): split into anchored blocks, per compat §4.
+"""Query files (``resources/<name>.iql``): split into anchored blocks (docs/query.md, "Query files").
 
 A query file holds one SQL block per *anchor*::
 
@@ -169,7 +169,7 @@ def _parse_options(
 
 
 def parse_query_file(text: str, *, file: str | None) -> QueryFile:
-    """Split a query file's text into its anchors (compat §4).
+    """Split a query file's text into its anchors (docs/query.md, "Query files").
 
     Raises :class:`~stackdeploy.errors.QueryError` only for options that cannot be typed
     (``retries=abc``); everything stackql-deploy tolerates is accepted with a warning.

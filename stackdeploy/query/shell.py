@@ -11,6 +11,8 @@ client the command opened (AWS, an endpoint or the embedded sandbox).
 - :class:`SqlCompleter` completes table names (``awscc.<service>.<table>``, one level at a
   time), column names of the tables the statement names (``alias.column`` too), SQL
   keywords and ``.commands``.
+- :func:`table_lines` lays result rows out as an aligned text table (the shell's and the
+  ``query`` command's text output).
 - :func:`run_interactive` is the prompt_toolkit loop: multi-line editing (Enter runs the
   statement once it ends with ``;``), history in a file, completion on Tab, Ctrl-C clears
   the input, Ctrl-D exits. ``input``/``output`` can be a pipe and a dummy for tests.
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from stackdeploy.cloud.protocol import CloudControlAPI
 from stackdeploy.errors import StackDeployError
 from stackdeploy.query import catalog
 
@@ -111,6 +114,22 @@ def _like(pattern: str | None) -> Callable[[str], bool]:
     return lambda name: regex.fullmatch(name) is not None
 
 
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return str(value).replace("\n", "\\n")
+
+
+def table_lines(columns: list[str], rows: list[dict[str, Any]]) -> Iterator[str]:
+    """An aligned text table: header, rule, one line per row (NULL is an empty cell)."""
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    yield "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()
+    yield "  ".join("-" * w for w in widths)
+    for r in cells:
+        yield "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
+
+
 @dataclass
 class ShellSettings:
     region: str
@@ -124,7 +143,7 @@ class ShellSession:
 
     def __init__(
         self,
-        cloud: Any,
+        cloud: CloudControlAPI,
         *,
         region: str,
         variables: dict[str, str] | None = None,
@@ -342,8 +361,6 @@ class ShellSession:
         if self.settings.output == "json":
             self._print(json.dumps(rows, default=str, ensure_ascii=False))
             return
-        from stackdeploy.cli.query import table_lines
-
         for line in table_lines(columns, rows):
             self._print(line)
         if self.interactive:

@@ -39,6 +39,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
+from stackdeploy.cloud.protocol import CloudControlAPI
 from stackdeploy.errors import QueryError, TypeNotFoundError
 from stackdeploy.schema.model import ResourceSchema
 from stackdeploy.schema.naming import (
@@ -153,6 +154,14 @@ class TableSpec:
         return self.schema.type_name if self.schema is not None else None
 
     @property
+    def resource_type(self) -> str:
+        """The CloudFormation type of a table that reads resources (every kind but the
+        special tables, which have no schema)."""
+        if self.schema is None:
+            raise QueryError(f"{self.name} is not a resource table")
+        return self.schema.type_name
+
+    @property
     def consumes_identifier(self) -> bool:
         """True when a pushed identifier predicate must not reach SQLite, because there the
         name means the type's ``Identifier`` property (every fetched row satisfies it)."""
@@ -187,7 +196,7 @@ class TableSpec:
 
     def fetch(
         self,
-        cloud: Any,
+        cloud: CloudControlAPI,
         keys: Mapping[str, list[Any]],
         *,
         default_region: str,
@@ -211,7 +220,7 @@ class TableSpec:
             rows: list[dict[str, Any]] = []
             for region, model in itertools.product(regions, self._models(keys)):
                 for identifier, props in cloud.list_resources(
-                    self.type_name, region=region, resource_model=model or None
+                    self.resource_type, region=region, resource_model=model or None
                 ):
                     rows.append(self._list_row(region, identifier, props, model))
             return rows
@@ -246,7 +255,7 @@ class TableSpec:
 
     def _get(
         self,
-        cloud: Any,
+        cloud: CloudControlAPI,
         keys: Mapping[str, list[Any]],
         regions: Sequence[str],
         executor: Executor,
@@ -265,10 +274,10 @@ class TableSpec:
                 pairs.extend(
                     (region, identifier)
                     for identifier, _ in cloud.list_resources(
-                        self.type_name, region=region, resource_model=model or None
+                        self.resource_type, region=region, resource_model=model or None
                     )
                 )
-        type_name = self.type_name
+        type_name = self.resource_type
 
         def get(pair: tuple[str, str]) -> tuple[str, str, Mapping[str, Any]] | None:
             region, identifier = pair
@@ -323,7 +332,7 @@ class TableSpec:
         return row
 
     def _fetch_tagged(
-        self, cloud: Any, keys: Mapping[str, list[Any]], regions: Sequence[str]
+        self, cloud: CloudControlAPI, keys: Mapping[str, list[Any]], regions: Sequence[str]
     ) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         tag_texts = keys.get("tagfilters", [None])
@@ -350,7 +359,7 @@ class TableSpec:
 
     def _fetch_cc_resources(
         self,
-        cloud: Any,
+        cloud: CloudControlAPI,
         keys: Mapping[str, list[Any]],
         regions: Sequence[str],
         executor: Executor,
@@ -396,7 +405,7 @@ class TableSpec:
 
     def _fetch_requests(
         self,
-        cloud: Any,
+        cloud: CloudControlAPI,
         keys: Mapping[str, list[Any]],
         regions: Sequence[str],
         executor: Executor,

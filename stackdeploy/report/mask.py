@@ -1,23 +1,30 @@
 """Masking of secrets in plans and reports.
 
-Two kinds of values are secret: the values of ``protected`` properties / exports (known as
-strings, masked wherever they appear, even inside longer strings such as a connection URL),
-and everything at a schema's write-only paths (passwords, keys), which are masked by position
-in patches, changes and desired states whatever their value. Every renderer (text, JSON,
-drift) passes its plan through a :class:`Masker` first, so no output path forgets.
+Secrets are masked two ways. By value: the values of ``protected`` props, exports and
+globals (known as strings, masked wherever they appear, even inside longer strings such as a
+connection URL). By position: everything at a schema's write-only paths (passwords, keys)
+and at a plan's ``secret_paths`` (the properties protected values feed) is masked in patches,
+changes and desired states whatever it is; that is what hides the *old* live value of a
+rotated secret, which no mask by value can know. Every renderer (text, JSON, drift) passes
+its plan through a :class:`Masker` first, so no output path forgets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
-from stackdeploy.plan.diff import Change, pointer_tokens
-from stackdeploy.plan.model import Plan, ResourcePlan
+from stackdeploy.errors import CloudControlError, LocatedError, StackDeployError
+from stackdeploy.plan.diff import HIDDEN, Change, pointer_tokens
+from stackdeploy.plan.model import Orphan, Plan, ResourcePlan
 from stackdeploy.schema.model import Path, Pattern, path_matches
 
-MASK = "****"
+MASK = HIDDEN
+
+E = TypeVar("E", bound=StackDeployError)
 
 
 def mask_value(value: Any, protected: Iterable[str]) -> Any:
@@ -74,8 +81,8 @@ class Masker:
 
     ``write_only_paths`` maps a resource type name to its write-only patterns (tuples, ``*``
     for any index). When it is None the patterns are read from the bundled schema of each
-    type on first use. A resource plan's own ``write_only_unverifiable`` paths are always
-    masked as well.
+    type on first use. A resource plan's own ``write_only_unverifiable`` and
+    ``secret_paths`` are always masked as well.
     """
 
     def __init__(
@@ -152,7 +159,8 @@ class Masker:
     # -------------------------------------------------------------- plans
     def _resource_patterns(self, resource: ResourcePlan) -> tuple[Pattern, ...]:
         own = tuple(
-            tuple(str(t) for t in pointer_tokens(p)) for p in resource.write_only_unverifiable
+            tuple(str(t) for t in pointer_tokens(p))
+            for p in (*resource.write_only_unverifiable, *resource.secret_paths)
         )
         return self.patterns(resource.type) + own
 
@@ -193,8 +201,78 @@ class Masker:
                 else None
             ),
             notes=tuple(self.text(n) for n in resource.notes),
+            dml=tuple(self.text(d) for d in resource.dml),
+        )
+
+    def orphan(self, orphan: Orphan) -> Orphan:
+        """A copy of ``orphan`` safe to show (its identifier or ARN may hold a secret)."""
+        return replace(
+            orphan,
+            identifier=self.text(orphan.identifier) if orphan.identifier else None,
+            arn=self.text(orphan.arn),
+            reason=self.text(orphan.reason) if orphan.reason else None,
         )
 
     def plan(self, plan: Plan) -> Plan:
         """A copy of ``plan`` with every secret masked."""
-        return replace(plan, resources=tuple(self.resource(r) for r in plan.resources))
+        return replace(
+            plan,
+            resources=tuple(self.resource(r) for r in plan.resources),
+            orphans=tuple(self.orphan(o) for o in plan.orphans),
+        )
+
+    # ------------------------------------------------------------- errors
+    def error(self, exc: E) -> E:
+        """``exc`` with its message and hint masked, in place (so it can be re-raised with its
+        traceback): an error may quote a rendered query, a schema violation or a value Cloud
+        Control echoed, and the CLI prints it as it is. Errors it carries (``errors``, as
+        :class:`~stackdeploy.engine.runner.PlanErrors` does) are masked too."""
+        exc.message = self.text(exc.message)
+        exc.args = (exc.message, *exc.args[1:])
+        if exc.hint:
+            exc.hint = self.text(exc.hint)
+        if isinstance(exc, LocatedError):
+            exc.bare_message = self.text(exc.bare_message)
+        if isinstance(exc, CloudControlError) and exc.status_message:
+            exc.status_message = self.text(exc.status_message)
+        for item in getattr(exc, "errors", None) or ():
+            inner = item[1] if isinstance(item, tuple) else item
+            if isinstance(inner, StackDeployError) and inner is not exc:
+                self.error(inner)
+        return exc
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that masks each record's message (and traceback) with ``mask``."""
+
+    def __init__(self, mask: Callable[[str], str]) -> None:
+        super().__init__()
+        self.mask = mask
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.mask(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            record.exc_text = self.mask(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+@contextmanager
+def masked_logs(mask: Callable[[str], str]) -> Iterator[None]:
+    """While the block runs, every log record that reaches a handler of stack-deploy's logger,
+    of the root logger or Python's last-resort handler (which prints other libraries'
+    warnings when nothing is configured) is masked first: defence in depth under the masking
+    each message already gets where it is made."""
+    found = logging.getLogger("stackdeploy").handlers + logging.getLogger().handlers
+    if logging.lastResort is not None:
+        found.append(logging.lastResort)
+    handlers = list(dict.fromkeys(found))
+    masking = MaskingFilter(mask)
+    for handler in handlers:
+        handler.addFilter(masking)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(masking)

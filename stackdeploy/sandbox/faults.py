@@ -17,7 +17,11 @@ Every fault is deterministic for a given ``seed``:
   cancelled);
 - ``reset`` rules: connections reset for calls of a type / operation (``"when"``: ``before``
   or ``after`` handling the call);
-- ``deny_assume_role``: role ARN patterns whose STS AssumeRole is refused (AccessDenied).
+- ``deny_assume_role``: role ARN patterns whose STS AssumeRole is refused (AccessDenied);
+- ``stale`` rules: eventual consistency. After a matching mutation takes effect, the next
+  ``reads`` reads of that resource (GetResource, or a ListResources of its type) still see it
+  as it was before: absent after a create, the old model after an update, present after a
+  delete. Counted in reads, not time, so tests stay deterministic.
 
 Configure in process (``server.faults.fail("AWS::S3::Bucket", "CREATE", "AccessDenied")``),
 from a dict / JSON text / JSON file (:meth:`Faults.from_dict`, :meth:`Faults.load`), or through
@@ -32,7 +36,8 @@ read by ``stack-deploy sandbox serve`` and by the embedded sandbox. The JSON for
                "error_code": "AccessDenied", "sync": true}],
      "stuck": [{"type": "AWS::EC2::VPC", "operation": "DELETE"}],
      "reset": [{"type": "AWS::EC2::VPC", "operation": "CREATE", "when": "after", "count": 1}],
-     "deny_assume_role": ["arn:aws:iam::*:role/forbidden-*"]}
+     "deny_assume_role": ["arn:aws:iam::*:role/forbidden-*"],
+     "stale": [{"type": "AWS::SQS::Queue", "operation": "UPDATE", "reads": 2}]}
 
 ``type`` accepts shell-style wildcards (``AWS::EC2::*``). ``operation`` is a handler name
 (CREATE, READ, UPDATE, DELETE, LIST), another API call's name (``GetResourceRequestStatus``,
@@ -67,11 +72,13 @@ _KEYS = {
     "stuck",
     "reset",
     "deny_assume_role",
+    "stale",
 }
 _RULE_KEYS = {
     "fail": {"type", "operation", "error_code", "message", "count", "sync"},
     "stuck": {"type", "operation"},
     "reset": {"type", "operation", "when", "count"},
+    "stale": {"type", "operation", "reads", "count"},
 }
 
 
@@ -127,6 +134,31 @@ def _matches(type_pattern: str, op_pattern: str, operation: str, type_name: str)
 
 
 @dataclass
+class StaleRule:
+    """Mutations of a type / operation whose effect the next ``reads`` reads do not see
+    (``count``: how many mutations it applies to, None for all)."""
+
+    type: str
+    operation: str
+    reads: int
+    count: int | None = None
+
+    def matches(self, operation: str, type_name: str) -> bool:
+        return _matches(self.type, self.operation, operation, type_name)
+
+
+@dataclass
+class StaleView:
+    """What reads of one resource see while a stale rule holds: the model before the
+    mutation (None: absent), from ``since`` (when the mutation takes effect) for ``left``
+    more reads."""
+
+    before: dict[str, Any] | None
+    since: float
+    left: int
+
+
+@dataclass
 class Faults:
     """The fault configuration of one sandbox server; safe to change while it runs."""
 
@@ -139,10 +171,13 @@ class Faults:
     reset_after_rate: float = 0.0
     reset_rules: list[ResetRule] = field(default_factory=list)
     deny_assume_role: list[str] = field(default_factory=list)
+    stale_rules: list[StaleRule] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._rng = random.Random(self.seed)
+        # (account, region, type, identifier) -> what reads still see.
+        self._stale: dict[tuple[str, str, str, str], StaleView] = {}
 
     # -------------------------------------------------------- configuration
     def reset(self) -> None:
@@ -156,6 +191,8 @@ class Faults:
             self.stuck_rules.clear()
             self.reset_rules.clear()
             self.deny_assume_role.clear()
+            self.stale_rules.clear()
+            self._stale.clear()
 
     def reseed(self, seed: int | None) -> None:
         with self._lock:
@@ -208,6 +245,23 @@ class Faults:
             self.reset_rules.append(rule)
         return rule
 
+    def stale(
+        self,
+        type_name: str = "*",
+        operation: str = "*",
+        *,
+        reads: int = 1,
+        count: int | None = None,
+    ) -> StaleRule:
+        """After matching mutations, the next ``reads`` reads of the resource see it as it
+        was before (eventual consistency)."""
+        if isinstance(reads, bool) or not isinstance(reads, int) or reads < 0:
+            raise FaultConfigError(f"stale 'reads' must be a whole number >= 0, got {reads!r}")
+        rule = StaleRule(type_name, operation.upper(), reads, count)
+        with self._lock:
+            self.stale_rules.append(rule)
+        return rule
+
     def update(self, data: dict[str, Any]) -> None:
         """Merge a JSON-style configuration (see the module docstring) into this one."""
         if not isinstance(data, dict):
@@ -239,6 +293,13 @@ class Faults:
                     str(rule.get("type", "*")),
                     str(rule.get("operation", "*")),
                     when=str(rule.get("when", "before")),
+                    count=_count(rule.get("count")),
+                )
+            for rule in _rules(data, "stale"):
+                self.stale(
+                    str(rule.get("type", "*")),
+                    str(rule.get("operation", "*")),
+                    reads=rule.get("reads", 1),
                     count=_count(rule.get("count")),
                 )
             patterns = data.get("deny_assume_role") or []
@@ -299,6 +360,7 @@ class Faults:
             "stuck": [asdict(r) for r in self.stuck_rules],
             "reset": [asdict(r) for r in self.reset_rules],
             "deny_assume_role": list(self.deny_assume_role),
+            "stale": [asdict(r) for r in self.stale_rules],
         }
 
     # ------------------------------------------------------------ decisions
@@ -341,12 +403,52 @@ class Faults:
             rate = self.reset_rate if when == "before" else self.reset_after_rate
             return rate > 0 and self._rng.random() < rate
 
+    def mutation_applied(
+        self,
+        key: tuple[str, str, str, str],
+        operation: str,
+        before: dict[str, Any] | None,
+        since: float,
+    ) -> None:
+        """A mutation of the resource ``key`` (account, region, type, identifier) takes
+        effect at ``since``: a matching stale rule keeps ``before`` visible for a while."""
+        with self._lock:
+            for rule in self.stale_rules:
+                if rule.reads > 0 and _take(rule, operation, key[2]):
+                    self._stale[key] = StaleView(before, since, rule.reads)
+                    return
+
+    def stale_read(
+        self, key: tuple[str, str, str, str], now: float
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """``(True, model before)`` when this read of ``key`` must see the old state (one
+        read used up), else ``(False, None)``."""
+        if not self._stale:
+            return False, None
+        with self._lock:
+            view = self._stale.get(key)
+            if view is None or now < view.since:
+                return False, None
+            view.left -= 1
+            if view.left <= 0:
+                del self._stale[key]
+            return True, view.before
+
+    def stale_keys(
+        self, account: str, region: str, type_name: str
+    ) -> list[tuple[str, str, str, str]]:
+        """The resources of one type whose reads are stale now (for listings)."""
+        if not self._stale:
+            return []
+        with self._lock:
+            return [k for k in self._stale if k[:3] == (account, region, type_name)]
+
     def assume_role_denied(self, role_arn: str) -> bool:
         with self._lock:
             return any(fnmatch.fnmatchcase(role_arn, p) for p in self.deny_assume_role)
 
 
-def _take(rule: FailRule | ResetRule, operation: str, type_name: str) -> bool:
+def _take(rule: FailRule | ResetRule | StaleRule, operation: str, type_name: str) -> bool:
     """Whether ``rule`` applies to this call, using up one of its ``count`` (lock held)."""
     if not rule.matches(operation, type_name) or (rule.count is not None and rule.count <= 0):
         return False

@@ -29,7 +29,7 @@ from typing import Any
 
 from stackdeploy.errors import TypeNotFoundError
 from stackdeploy.sandbox.faults import Faults
-from stackdeploy.sandbox.store import FINAL_STATUSES, RequestRow, Store
+from stackdeploy.sandbox.store import FINAL_STATUSES, RequestRow, ResourceRow, Store
 from stackdeploy.schema.model import Pattern, ResourceSchema, format_path
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -421,6 +421,9 @@ class Handlers:
         """Record an accepted mutation and return its first ProgressEvent."""
         type_name = schema.type_name
         with self.store.atomic():
+            # Requests that have ended take effect first, inside the transaction: a create
+            # that ended a moment ago must make this one AlreadyExists, not a second copy.
+            self.store.settle(now)
             # Again inside the write transaction: two identical requests racing (a client
             # retrying after a lost answer) must not both be recorded.
             previous = self._idempotent(params, ctx, fingerprint, now)
@@ -446,6 +449,10 @@ class Handlers:
                 failure = self.faults.async_failure(operation, type_name)
             latency = self.latency.seconds(operation, type_name)
             stuck = failure is None and self.faults.is_stuck(operation, type_name)
+            if failure is None and not stuck and self.faults.stale_rules:
+                key = (ctx.account, ctx.region, type_name, identifier)
+                before = self.store.get_resource(*key)
+                self.faults.mutation_applied(key, operation, before, now + latency)
             request = RequestRow(
                 token=str(uuid.uuid4()),
                 account=ctx.account,
@@ -548,7 +555,10 @@ class Handlers:
         _required(params, "TypeName", "Identifier")
         schema = self.schema(params["TypeName"], ctx, "read")
         identifier = self._identifier(schema, params["Identifier"], ctx)
-        model = self.store.get_resource(ctx.account, ctx.region, schema.type_name, identifier)
+        key = (ctx.account, ctx.region, schema.type_name, identifier)
+        stale, model = self.faults.stale_read(key, self.store.clock())
+        if not stale:
+            model = self.store.get_resource(*key)
         if model is None:
             raise self._not_found(schema, identifier)
         return {
@@ -703,6 +713,7 @@ class Handlers:
             )
             if all(row.properties.get(k) == v for k, v in filters.items())
         ]
+        rows = self._stale_listing(rows, schema.type_name, ctx, filters, after)
         page = rows[:limit]
         describe = self._visible if self.list_mode == "full" else _identifier_properties
         result: dict[str, Any] = {
@@ -720,6 +731,33 @@ class Handlers:
                 {"k": "list", "t": schema.type_name, "a": page[-1].identifier}
             )
         return result
+
+    def _stale_listing(
+        self,
+        rows: list[ResourceRow],
+        type_name: str,
+        ctx: Context,
+        filters: Mapping[str, Any],
+        after: str | None,
+    ) -> list[ResourceRow]:
+        """A listing as a stale read sees it: resources a ``stale`` fault still hides (just
+        created) left out, those it still shows (just deleted, or as they were before an
+        update) put back."""
+        keys = self.faults.stale_keys(ctx.account, ctx.region, type_name)
+        if not keys:
+            return rows
+        now = self.store.clock()
+        by_id = {row.identifier: row for row in rows}
+        for key in keys:
+            stale, before = self.faults.stale_read(key, now)
+            if not stale:
+                continue
+            by_id.pop(key[3], None)
+            if after is not None and key[3] <= after:
+                continue  # listed on an earlier page
+            if before is not None and all(before.get(k) == v for k, v in filters.items()):
+                by_id[key[3]] = ResourceRow(*key, before, now, now)
+        return [by_id[i] for i in sorted(by_id)]
 
     def _request(self, params: Mapping[str, Any], ctx: Context) -> RequestRow:
         _required(params, "RequestToken")

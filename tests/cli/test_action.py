@@ -257,9 +257,16 @@ def test_build_test_plan_teardown_like_the_upstream_action(workspace: Path) -> N
     assert changed.returncode == 0, changed.stdout + changed.stderr
     assert changed.outputs["has_changes"] == "true"
     assert "1 to update" in changed.summary and "→ 45" in changed.summary
-    if "--output markdown" not in changed.stdout:  # the text plan, fenced
-        body = changed.summary.split("\n\n", 1)[1]
-        assert body.startswith("```\n") and "\n```\n" in body
+    # This stack-deploy renders Markdown: the action asks for it, and the job summary holds
+    # the table and the collapsible diff (the protected queue URL masked).
+    assert "executing: stack-deploy plan stacks/action-stack dev" in changed.stdout
+    assert "--output markdown" in changed.stdout
+    body = changed.summary.split("\n\n", 1)[1]
+    assert body.startswith("**Plan of `action-stack` (`dev`)**: 0 to create, 1 to update")
+    assert "| `~` | `queue` | AWS::SQS::Queue | will be updated in place | `****` |" in body
+    assert "<details>\n<summary><code>~</code> <b>queue</b>" in body
+    assert "```diff\n~ VisibilityTimeout: 30 → 45\n" in body
+    assert "sqs.us-east-1.amazonaws.com" not in changed.summary
 
     torn = run_action(workspace, command="teardown", env_vars="SUFFIX=jobs", **_stack(**sandbox))
     assert torn.returncode == 0, torn.stdout + torn.stderr

@@ -291,8 +291,17 @@ class MemoryCloud:
 
         def apply() -> tuple[str, dict[str, Any]]:
             with self._lock:
-                model = self.resources[(type_name, ident)]
-                self.resources[(type_name, ident)] = jsonpatch.apply_patch(model, ops)
+                model = self.resources.get((type_name, ident))
+                if model is None:
+                    raise CloudControlError(
+                        f"{ident} not found", error_code="ResourceNotFoundException"
+                    )
+                try:
+                    self.resources[(type_name, ident)] = jsonpatch.apply_patch(model, ops)
+                except jsonpatch.JsonPatchException as exc:
+                    raise CloudControlError(
+                        f"Invalid patch: {exc}", error_code="InvalidRequestException"
+                    ) from None
                 return ident, self.resources[(type_name, ident)]
 
         return self._request("UPDATE", type_name, ident, on_event, apply)
@@ -330,7 +339,11 @@ class MemoryCloud:
         on_event: EventCallback | None = None,
     ) -> ProgressEvent:
         self._log("wait")
-        event = self.requests[request_token]
+        event = self.requests.get(request_token)
+        if event is None:
+            raise CloudControlError(
+                f"no request {request_token}", error_code="RequestTokenNotFoundException"
+            )
         if on_event is not None:
             on_event(event)
         return event

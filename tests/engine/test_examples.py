@@ -68,8 +68,9 @@ def test_example_lifecycle(name: str, cli: StackCli, actions, tmp_path: Path) ->
     built = len(cli.resources())
     assert built > 0
 
-    plan = cli.plan_json(stack, "dev")
+    plan = cli.plan_json(stack, "dev", "--prune")
     assert set(actions(plan).values()) <= {"noop", "skip"}, plan
+    assert plan["orphans"] == []  # everything the stack tagged is claimed by its manifest
     cli("test", str(stack), "dev")
 
     if change.old:

@@ -60,7 +60,7 @@ def make(tmp_path: Path, cloud: MemoryCloud) -> Make:
             state=RunState(stack),
             cloud=cloud,
             region="us-east-1",
-            options=RunOptions(**options),
+            options=RunOptions(**{"lock": False, **options}),
             emit=Emitter(sink, clock=cloud.clock),
             cancel=cancel or Cancel(),
             sleep=cloud.clock.sleep,
@@ -274,9 +274,7 @@ def test_error_stops_scheduling_and_lets_running_requests_finish(
     gate = cloud.gate(TOPIC, "CREATE")
     runner = make(manifest, parallelism=2, sink=sink)
     thread, out = background(runner.build)
-    cloud.wait_for(lambda: cloud.count("create", BUCKET) == 1 and cloud.in_flight == 1)
-    # Open the gate only once the scheduler has seen bad fail: slow is running then.
-    assert sink.wait_for(lambda e: e.state == "failed" and e.resource == "bad")
+    sink.wait_for("failed", "bad")  # the scheduler has seen the failure; slow still runs
     gate.set()
     thread.join(10)
     result = out["result"]
@@ -413,7 +411,7 @@ def test_delete_retries_then_fails_when_the_resource_stays(make: Make, cloud: Me
     stubborn = BUCKET_IQL.replace(
         "DELETE FROM awscc.s3.buckets WHERE Identifier = '{{ bucket_name }}'",
         "DELETE FROM awscc.s3.buckets WHERE Identifier = 'someone-else'",
-    )
+    ).replace("/*+ exists */", "/*+ exists, postdelete_retries=4, postdelete_retry_delay=1 */")
     cloud.clock.sleeps.clear()
     result = make(bucket_stack(), {"resources/bucket.iql": stubborn}).teardown()
     assert result.failures == [
@@ -423,7 +421,9 @@ def test_delete_retries_then_fails_when_the_resource_stays(make: Make, cloud: Me
             "delete query's identifier (--show-queries))",
         )
     ]
-    assert cloud.clock.sleeps.count(2) == 3  # three cycles, 2 s apart
+    # Three DELETEs, 2 s apart; after each, 4 checks 1 s apart.
+    assert cloud.clock.sleeps.count(2) == 2
+    assert cloud.clock.sleeps.count(1) == 3 * 3
     assert make(bucket_stack(), {"resources/bucket.iql": BUCKET_IQL}).teardown().failures == []
     assert cloud.resources == {}
 

@@ -27,9 +27,15 @@ def test_bucket_lifecycle_converges(cli: StackCli, actions, tmp_path: Path) -> N
     assert exports["stack_name"] == "tbucket" and exports["stack_env"] == "dev"
     assert exports["elapsed_time"].endswith("s")
     # stackql-deploy 2.x's shell file, for `source` in a CI job.
-    assert (tmp_path / ".stackql-deploy-exports").read_text().splitlines() == [
-        "export STACKQL_DEPLOY__tbucket__dev__bucket_name='tbucket-dev-data'",
+    # stackql-deploy 2.x writes every key of the exports document, sorted, elapsed_time too.
+    lines = (tmp_path / ".stackql-deploy-exports").read_text().splitlines()
+    elapsed = exports["elapsed_time"]
+    assert lines == [
         "export STACKQL_DEPLOY__tbucket__dev__bucket_arn='arn:aws:s3:::tbucket-dev-data'",
+        "export STACKQL_DEPLOY__tbucket__dev__bucket_name='tbucket-dev-data'",
+        f"export STACKQL_DEPLOY__tbucket__dev__elapsed_time='{elapsed}'",
+        "export STACKQL_DEPLOY__tbucket__dev__stack_env='dev'",
+        "export STACKQL_DEPLOY__tbucket__dev__stack_name='tbucket'",
     ]
 
     # Convergence: a fresh plan right after build is empty.
@@ -71,7 +77,8 @@ def test_dry_run_changes_nothing(cli: StackCli) -> None:
 
 def test_plan_json_contract(cli: StackCli) -> None:
     plan = cli.plan_json(BUCKET, "dev")
-    assert set(plan) == {"stack", "resources", "summary"}
+    assert set(plan) == {"stack", "resources", "summary", "orphans"}
+    assert plan["orphans"] == []
     assert plan["stack"] == {"name": "tbucket", "env": "dev"}
     (resource,) = plan["resources"]
     assert {

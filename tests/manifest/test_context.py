@@ -633,7 +633,7 @@ def test_teardown_gives_aliased_exports_their_column_names(
     stack = _exports_stack(make_stack, load)
     stack.record_exports("one", {"id": "i-1", "arn": "arn:1", "name": "n1"})
     assert "arn" not in stack.resource_context("one")
-    stack.alias_columns_for_teardown("one")  # compat §5.3 B.2: col = ctx[alias]
+    stack.alias_columns_for_teardown("one")  # docs/engine.md, teardown: col = ctx[alias]
     ctx = stack.resource_context("one")
     assert ctx["arn"] == "arn:1" and ctx["name"] == "n1"
     assert stack.render_query("one", "{{ arn }}") == "arn:1"

@@ -73,7 +73,7 @@ resources:
     file: shared.iql
     return_vals:
       create: [Identifier]
-      delete: [Identifier]
+      destroy: [Identifier]
 """
 
 EXPECTED = [
@@ -130,7 +130,7 @@ EXPECTED = [
         "props of resource 'props_not_list' must be a list of {name, value} mappings, "
         "not a mapping",
     ),
-    (58, "return_vals key 'delete' must be create or update"),
+    (58, "return_vals key 'destroy' must be create, update or delete"),
 ]
 
 
@@ -159,8 +159,8 @@ def test_strict_turns_warnings_into_errors(make_stack: MakeStack, load: Load) ->
     assert [str(p) for p in info.value.problems] == [
         f"{manifest}:6: unknown key 'typo_key' in resource 'r' (ignored) "
         "(hint: did you mean 'type'?)",
-        f"{manifest}:7: 'auth' of resource 'r' is ignored; credentials come from the "
-        "AWS credential chain (--profile, environment)",
+        f"{manifest}:8: auth for provider 'github' of resource 'r' is ignored "
+        "(stack-deploy manages AWS resources only)",
     ]
 
 
@@ -236,7 +236,7 @@ resources:
     file: r.iql
     typo_key: 1
     auth:
-      keyIDenvvar: X
+      github: {type: basic, username_var: U}
 """
 
 
@@ -246,8 +246,8 @@ def test_warnings_are_returned(make_stack: MakeStack, load: Load) -> None:
     manifest = str(stack / "stackql_manifest.yml")
     assert list(loaded.warnings) == [
         f"{manifest}:6: warning: unknown key 'typo_key' in resource 'r' (ignored) (hint: did you mean 'type'?)",
-        f"{manifest}:7: warning: 'auth' of resource 'r' is ignored; credentials come from the "
-        "AWS credential chain (--profile, environment)",
+        f"{manifest}:8: warning: auth for provider 'github' of resource 'r' is ignored "
+        "(stack-deploy manages AWS resources only)",
     ]
 
 

@@ -31,5 +31,5 @@ def test_golden_plan(name: str) -> None:
         assert content == expected, f"{filename} differs; regenerate and review if intended"
         if filename.endswith(".json"):
             document = json.loads(content)
-            assert list(document) == ["stack", "resources", "summary"]
+            assert list(document) == ["stack", "resources", "summary", "orphans"]
             assert list(document["summary"]) == ["create", "update", "replace", "delete", "noop"]

@@ -1,4 +1,4 @@
-"""SQL functions of the awscc dialect, run through a real SQLite connection (compat §6)."""
+"""SQL functions of the awscc dialect, run through a real SQLite connection (docs/query.md, "SELECT")."""
 
 from __future__ import annotations
 

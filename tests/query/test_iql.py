@@ -1,4 +1,4 @@
-"""Query files: anchors, options, aliases, line numbers and statement splitting (compat §4)."""
+"""Query files: anchors, options, aliases, line numbers and statement splitting (docs/query.md, "Query files")."""
 
 from __future__ import annotations
 

@@ -204,7 +204,7 @@ def test_uuid_is_new_on_every_call() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Serialisation (compat §3.2)
+# Serialisation (docs/templates.md, "How values are printed")
 # --------------------------------------------------------------------------------------------
 
 SERIALISE_CASES = [

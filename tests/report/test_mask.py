@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import logging
+
+import pytest
+
+from stackdeploy.engine.runner import PlanErrors
+from stackdeploy.errors import CloudControlError, PlanError, QueryError
 from stackdeploy.plan import Plan, ResourcePlan, plan_resource
 from stackdeploy.plan.diff import Change
-from stackdeploy.report.mask import MASK, Masker, mask_value
+from stackdeploy.report.mask import MASK, Masker, mask_value, masked_logs
 from stackdeploy.schema.registry import get_schema
 
 
@@ -80,3 +87,90 @@ def test_changes_and_desired_are_masked_for_creates_and_details() -> None:
     change = Change("/Tags", "replace", [], [], details=(Change("/Tags/k", "add", None, "sekret"),))
     masked_change = Masker({"sekret"}).change(change, ())
     assert masked_change.details[0].after == MASK
+
+
+def test_secret_paths_mask_the_old_live_value_too() -> None:
+    """Masking by value cannot know the value a rotation replaces; masking by path does."""
+    schema = get_schema("AWS::SSM::Parameter")
+    live = {"Name": "p", "Type": "String", "Value": "old-secret-1"}
+    desired = {"Name": "p", "Type": "String", "Value": "new-secret-2"}
+    plan = plan_resource(schema, name="p", desired=desired, live=live, secret_paths=["/Value"])
+    assert plan.secret_paths == ("/Value",)
+    masker = Masker({"new-secret-2"}, write_only_paths={})
+    safe = masker.resource(plan)
+    (change,) = safe.changes
+    assert (change.before, change.after) == (MASK, MASK)
+    assert safe.patch == ({"op": "replace", "path": "/Value", "value": MASK},)
+    # Without the path only the new value would be hidden.
+    bare = masker.resource(plan_resource(schema, name="p", desired=desired, live=live))
+    assert bare.changes[0].before == "old-secret-1"
+
+
+def test_secret_paths_mask_nested_changes_and_create_states() -> None:
+    masker = Masker(write_only_paths={})
+    plan = ResourcePlan(
+        name="u",
+        type="AWS::IAM::User",
+        action="update",
+        changes=(Change("/LoginProfile/PasswordResetRequired", "replace", True, False),),
+        secret_paths=("/LoginProfile",),
+    )
+    assert masker.resource(plan).changes[0].before == MASK
+    create = ResourcePlan(
+        name="u",
+        type="AWS::IAM::User",
+        action="create",
+        desired={"UserName": "u", "LoginProfile": {"Password": "x"}},
+        secret_paths=("/LoginProfile",),
+    )
+    assert masker.resource(create).desired == {"UserName": "u", "LoginProfile": MASK}
+
+
+def test_replacement_reasons_never_quote_a_secret_path() -> None:
+    """A create-only secret (a name derived from a protected value) is named, not quoted,
+    in the plan and in the error refusing the replacement."""
+    schema = get_schema("AWS::SSM::Parameter")
+    live = {"Name": "old-x", "Type": "String", "Value": "v"}
+    desired = {"Name": "new-y", "Type": "String", "Value": "v"}
+    plan = plan_resource(
+        schema, name="p", desired=desired, live=live, allow_replace=True, secret_paths=["/Name"]
+    )
+    assert plan.replace_reasons == ("Name is create-only (live '****' → desired '****')",)
+    with pytest.raises(PlanError) as caught:
+        plan_resource(schema, name="p", desired=desired, live=live, secret_paths=["/Name"])
+    assert "old-x" not in str(caught.value) and "new-y" not in str(caught.value)
+
+
+def test_errors_are_masked_in_place_with_what_they_carry() -> None:
+    masker = Masker({"hunter22"})
+    inner = QueryError("near 'hunter22'", file="r.iql", line=3, hint="not hunter22")
+    outer = PlanErrors([("r", inner), ("s", CloudControlError("x", status_message="hunter22"))])
+    same = masker.error(outer)
+    assert same is outer
+    assert "hunter22" not in str(outer) and MASK in str(outer)
+    assert "hunter22" not in str(inner) + inner.bare_message + str(inner.hint)
+    assert outer.errors[1][1].status_message == MASK  # type: ignore[attr-defined]
+    assert outer.args == (outer.message,)
+
+
+def test_masked_logs_mask_every_record_while_active() -> None:
+    handler = logging.StreamHandler(io.StringIO())
+    logger = logging.getLogger("stackdeploy.test-mask")
+    root = logging.getLogger("stackdeploy")
+    root.addHandler(handler)
+    try:
+        with masked_logs(Masker({"s3cret-value"}).text):
+            logger.warning("connecting with %s", "s3cret-value")
+            try:
+                raise ValueError("bad s3cret-value")
+            except ValueError:
+                logger.exception("failed")
+        logger.warning("after: %s", "s3cret-value")
+    finally:
+        root.removeHandler(handler)
+    written = handler.stream.getvalue()  # type: ignore[attr-defined]
+    during, after = written.split("after: ")
+    assert "s3cret-value" not in during
+    assert during.count(MASK) == 3  # the message, the exception's text in the traceback
+    assert "ValueError" in during
+    assert after.startswith("s3cret-value")  # the filter is gone with the run

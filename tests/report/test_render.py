@@ -106,7 +106,7 @@ def test_json_plan_is_the_contract_and_masked(plan: Plan) -> None:
     text = render_plan_json(plan, Masker({SECRET}))
     assert text.endswith("\n")
     document = json.loads(text)
-    assert list(document) == ["stack", "resources", "summary"]
+    assert list(document) == ["stack", "resources", "summary", "orphans"]
     assert document["summary"] == {"create": 1, "update": 1, "replace": 0, "delete": 1, "noop": 1}
     first = document["resources"][0]
     assert list(first) == [

@@ -14,8 +14,8 @@ from stackdeploy.schema import desired, validation
 from stackdeploy.schema.desired import Violation
 from stackdeploy.schema.registry import get_schema
 
-# The AWS::SageMaker::Cluster manifest from the awscc documentation page
-# (/work/shared/seeds/000_*.txt), rendered with example values. Jinja renders every
+# The AWS::SageMaker::Cluster manifest from the awscc provider's documentation page,
+# rendered with example values. Jinja renders every
 # placeholder to text, so numbers arrive as strings; `- {}` and the nulls are as published.
 SEED_MANIFEST_PROPS = """
 - name: vpc_config

@@ -13,12 +13,15 @@ state, the identifier) is at hand when ``apply`` runs. Calls:
   so it is made again first with the real values);
 * teardown: ``collect(step)`` (exports, in dependency order), ``plan_delete(step)``, then
   ``delete(plan, step)`` (reverse dependency order);
-* ``--on-failure rollback``: ``rollback(plan, step)`` deletes what ``apply`` created.
+* ``--on-failure rollback``: ``rollback(plan, step)`` deletes what ``apply`` created;
+* a saved plan (``plan --out``): ``planned_from()`` tells what the last ``plan`` read of the
+  live resource and which desired values it could not know yet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from stackdeploy.engine.context import Run, Step
@@ -26,6 +29,7 @@ from stackdeploy.manifest.model import ResourceDef
 from stackdeploy.manifest.render import condition_holds, render_props
 from stackdeploy.manifest.stack import EVALUATED, has_placeholder, referenced_names
 from stackdeploy.plan.model import ResourcePlan
+from stackdeploy.schema.model import Path, ResourceSchema, format_path
 from stackdeploy.templating import rewrite_this
 
 Verb = Literal["build", "plan", "test"]
@@ -38,6 +42,20 @@ _DONE = {
     "delete": "deleted",
     "skip": "skipped",
 }
+
+
+@dataclass(frozen=True)
+class PlanBasis:
+    """What a handler's last ``plan`` was computed from, beyond the rendered props.
+
+    ``exists``: whether the resource was found (None: the kind has no live resource);
+    ``live``: the live state the plan compared with, as JSON-able data (read-only
+    properties left out); ``deferred``: JSON pointers of the desired state whose values were
+    known only after apply (``<evaluated>``)."""
+
+    exists: bool | None = None
+    live: Any = None
+    deferred: tuple[str, ...] = ()
 
 
 class ResourceHandler(Protocol):
@@ -85,6 +103,10 @@ class ResourceHandler(Protocol):
         """How progress reports a finished ``apply`` (``created``, ``script ran``)."""
         ...
 
+    def planned_from(self) -> PlanBasis:
+        """What the last ``plan`` read of the live resource (for saved plans)."""
+        ...
+
 
 class BaseHandler:
     """Rendering, conditions and secrets for every kind."""
@@ -110,8 +132,9 @@ class BaseHandler:
         values = render_props(
             self.stack, self.res, context if context is not None else self.context()
         )
-        if self.res.protected:
-            self.state.add_secrets(v for k, v in values.items() if k in self.res.protected)
+        secret = set(self.res.protected) | {p.name for p in self.res.props if p.protected}
+        if secret:
+            self.state.add_secrets(v for k, v in values.items() if k in secret)
         return values
 
     def condition(self) -> bool:
@@ -137,6 +160,27 @@ class BaseHandler:
             depends_on=self.depends_on,
         )
 
+    def secret_paths(
+        self, desired: Mapping[str, Any], named: Iterable[str] = (), values: Iterable[Any] = ()
+    ) -> tuple[str, ...]:
+        """JSON pointers of the top-level properties of ``desired`` that hold a secret, so a
+        plan masks them by position (the *old*, live value included): those ``named`` (the
+        properties protected props map to), those equal to one of ``values`` (protected
+        values too short to be masked by content) and those holding any secret seen so far
+        (protected props, globals and exports; write-only values)."""
+        secrets = self.state.secrets()
+        wanted = set(named)
+        exact = {_text(v) for v in values if v is not None and _text(v) != ""}
+        out: list[str] = []
+        for key, value in desired.items():
+            if (
+                key in wanted
+                or (exact and any(_text(v) in exact for v in _leaves(value)))
+                or (secrets and any(s in text for text in _strings(value) for s in secrets))
+            ):
+                out.append(format_path((key,)))
+        return tuple(out)
+
     def unknown_notes(self) -> tuple[str, ...]:
         if self.condition_unknown:
             return ("if: known only after the resources it uses are applied",)
@@ -156,3 +200,49 @@ class BaseHandler:
 
     def rollback(self, plan: ResourcePlan, step: Step) -> None:
         return None
+
+    def planned_from(self) -> PlanBasis:
+        # Kinds without a live resource of their own: their exports (recorded by the run
+        # state) are what planning read.
+        return PlanBasis()
+
+
+def write_only_values(schema: ResourceSchema, state: Any, path: Path = ()) -> list[Any]:
+    """Every value of ``state`` that lies at one of the schema's write-only paths (nested
+    ones too, such as ``LoginProfile/Password``)."""
+    if path and schema.is_write_only(path):
+        return [state]
+    out: list[Any] = []
+    if isinstance(state, Mapping):
+        for key, value in state.items():
+            out += write_only_values(schema, value, (*path, key))
+    elif isinstance(state, list):
+        for index, value in enumerate(state):
+            out += write_only_values(schema, value, (*path, index))
+    return out
+
+
+def _text(value: Any) -> str:
+    from stackdeploy.templating import serialise_value
+
+    return value if isinstance(value, str) else serialise_value(value)
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    """The value itself, then every value nested in it."""
+    yield value
+    if isinstance(value, Mapping):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _leaves(item)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every scalar inside ``value`` as text (numbers too: a protected number is a secret)."""
+    for leaf in _leaves(value):
+        if isinstance(leaf, str):
+            yield leaf
+        elif isinstance(leaf, int | float) and not isinstance(leaf, bool):
+            yield str(leaf)

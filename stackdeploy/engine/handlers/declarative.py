@@ -17,6 +17,7 @@ Where none of these applies the plan refuses, before anything changes, and says 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Mapping
@@ -31,9 +32,10 @@ from stackdeploy.engine.discovery import (
     match_arn,
     tags_of,
 )
-from stackdeploy.engine.handlers.base import BaseHandler, Verb
-from stackdeploy.engine.live import export_row, resolve_export_columns
+from stackdeploy.engine.handlers.base import BaseHandler, PlanBasis, Verb, write_only_values
+from stackdeploy.engine.live import export_row, resolve_export_columns, without_read_only
 from stackdeploy.engine.state import MIN_WRITE_ONLY_SECRET
+from stackdeploy.engine.statements import delete_sql, insert_sql, update_sql
 from stackdeploy.errors import CloudControlError, DeployError, ManifestError, PlanError
 from stackdeploy.manifest.model import ResourceDef
 from stackdeploy.manifest.stack import UNKNOWN, has_placeholder, placeholder_at
@@ -88,6 +90,14 @@ def strip_placeholders(
     return out, removed
 
 
+class Duplicates(DeployError):
+    """Several live resources answer to one manifest entry (``matches``: identifiers)."""
+
+    def __init__(self, message: str, *, matches: list[str], hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.matches = matches
+
+
 class DeclarativeHandler(BaseHandler):
     """A resource managed from its props and schema alone."""
 
@@ -96,14 +106,23 @@ class DeclarativeHandler(BaseHandler):
     def __init__(self, run: Run, res: ResourceDef) -> None:
         super().__init__(run, res)
         assert res.resource_type is not None
-        self.region = run.region
-        self.schema = get_schema(res.resource_type, self.region)
+        self._region: str | None = None
+        self.schema = get_schema(res.resource_type, run.region)
         self.identifier: str | None = None
         self.live: dict[str, Any] | None = None
         self.how_found: str | None = None
         self.desired: dict[str, Any] | None = None
         # (what finding it depended on, identifier found or None): see find().
         self._found: tuple[str, str | None] | None = None
+        # Teardown: identifiers of every copy when several resources answer to this entry.
+        self.duplicates: list[str] = []
+
+    @property
+    def region(self) -> str:
+        """The resource's own ``region``, else the run's (rendered on first use)."""
+        if self._region is None:
+            self._region = self.run.region_for(self.res)
+        return self._region
 
     # -- desired state ------------------------------------------------------------------------
 
@@ -113,7 +132,9 @@ class DeclarativeHandler(BaseHandler):
             # Tagged even when the props name the resource: a rename is then recognised as
             # the same resource (a replacement), not a new one beside an orphan.
             state = with_tags(self.schema, state, self.stack_tags())
-        self.state.add_secrets(self._write_only_values(state), min_length=MIN_WRITE_ONLY_SECRET)
+        self.state.add_secrets(
+            write_only_values(self.schema, state), min_length=MIN_WRITE_ONLY_SECRET
+        )
         if validate:
             # A value known only after an earlier resource is applied is not judged yet.
             found = [
@@ -147,12 +168,16 @@ class DeclarativeHandler(BaseHandler):
                 return prop.line
         return self.res.line
 
-    def _write_only_values(self, state: Mapping[str, Any]) -> list[Any]:
-        out: list[Any] = []
-        for prop, value in state.items():
-            if self.schema.is_write_only((prop,)):
-                out.append(value)
-        return out
+    def protected_properties(self) -> tuple[str, ...]:
+        """The schema properties the resource's protected props set."""
+        from stackdeploy.schema.model import match_name
+
+        out = []
+        for name in self.res.protected:
+            found = match_name(name, list(self.schema.properties))
+            if found is not None and self.res.prop(name) is not None:
+                out.append(found)
+        return tuple(out)
 
     def stack_tags(self) -> dict[str, str]:
         return {TAG_STACK: self.stack.name, TAG_ENV: self.stack.env, TAG_RESOURCE: self.res.name}
@@ -246,14 +271,14 @@ class DeclarativeHandler(BaseHandler):
                 return identifier, live
             if not self.schema.taggable:
                 return None, None
-            arns = self.run.tags.arns(self.region, self.res.name)
+            arns = self.run.tags_for(self.res).arns(self.region, self.res.name)
             if not arns:
                 # Nothing carries this resource's tags: not renamed, simply absent.
                 return None, None
             matches = self._resolve(step, arns, desired)
         elif self.schema.taggable:
             self.how_found = "by stack tags"
-            arns = self.run.tags.arns(self.region, self.res.name)
+            arns = self.run.tags_for(self.res).arns(self.region, self.res.name)
             matches = self._resolve(step, arns, desired) if arns else []
             if not matches:
                 # Not in the tag index (or no tagging API): confirm by listing the type, so
@@ -287,11 +312,13 @@ class DeclarativeHandler(BaseHandler):
                 )
             ]
         if len(matches) > 1:
-            raise DeployError(
-                f"resource {self.res.name!r}: {len(matches)} {type_name} resources match it "
-                f"({self.how_found}): {', '.join(m[0] for m in matches)}",
-                hint="delete the duplicates (stack-deploy teardown removes every one) or give "
-                "the resource's identifier in its props",
+            raise Duplicates(
+                f"resource {self.res.name!r}: {len(matches)} {type_name} resources answer to it "
+                f"({self.how_found}, duplicates): {', '.join(m[0] for m in matches)}",
+                matches=[m[0] for m in matches],
+                hint="stack-deploy teardown deletes every one of them; or delete the extra ones "
+                f'(stack-deploy query "DELETE FROM {self.schema.awscc_name} WHERE Identifier '
+                f"= '...' AND region = '{self.region}'\") and build again",
             )
         if not matches:
             return None, None
@@ -328,6 +355,7 @@ class DeclarativeHandler(BaseHandler):
         desired = self.desired_state()
         self.identifier, self.live = self.find(step, desired)
         notes = list(self.unknown_notes())
+        secret_paths = self.secret_paths(desired, self.protected_properties())
         if self.live is not None:
             desired, unknown = strip_placeholders(desired)
             if unknown:
@@ -344,12 +372,26 @@ class DeclarativeHandler(BaseHandler):
             allow_replace=self.run.options.allow_replace or self.res.replace or verb == "test",
             notes=notes,
             mask=self.run.mask,
+            secret_paths=secret_paths,
         )
         if plan.action in ("create", "replace"):
             self.evaluated()
         else:
             self.record_exports()
+        if plan.changed:
+            plan = dataclasses.replace(plan, dml=self._planned_dml(plan, desired))
         return plan
+
+    def _planned_dml(self, plan: ResourcePlan, desired: dict[str, Any]) -> tuple[str, ...]:
+        """The awscc statements equivalent to the calls ``apply`` would make."""
+        out: list[str] = []
+        if plan.action == "replace" and self.identifier is not None:
+            out.append(delete_sql(self.schema, self.identifier, self.region))
+        if plan.action in ("create", "replace"):
+            out.append(insert_sql(self.schema, self.desired or desired, self.region))
+        if plan.action == "update" and self.identifier is not None:
+            out.append(update_sql(self.schema, self.identifier, plan.patch, self.region))
+        return tuple(out)
 
     def apply(self, plan: ResourcePlan, step: Step, *, replan: bool) -> ResourcePlan:
         if replan:
@@ -400,6 +442,16 @@ class DeclarativeHandler(BaseHandler):
             self.record_exports()
         return plan
 
+    def planned_from(self) -> PlanBasis:
+        live = None
+        if self.live is not None:
+            live = {
+                "identifier": self.identifier,
+                "properties": without_read_only(self.schema, self.live),
+            }
+        deferred = tuple(strip_placeholders(self.desired)[1]) if self.desired else ()
+        return PlanBasis(exists=self.live is not None, live=live, deferred=deferred)
+
     def record_exports(self) -> None:
         if not self.res.exports:
             return
@@ -426,7 +478,13 @@ class DeclarativeHandler(BaseHandler):
         # Teardown reads the desired state only to find the resource: props may hold
         # <unknown> placeholders there, so it is not validated.
         desired = self.desired_state(validate=False)
-        self.identifier, self.live = self.find(step, desired)
+        try:
+            self.identifier, self.live = self.find(step, desired)
+        except Duplicates as exc:
+            # Teardown deletes every copy; exports come from the first.
+            self.duplicates = list(exc.matches)
+            self.identifier = self.duplicates[0]
+            self.live = self._get(step, self.identifier)
         if self.live is None:
             self.state.set_placeholders(self.res, UNKNOWN)
         else:
@@ -436,20 +494,27 @@ class DeclarativeHandler(BaseHandler):
         if not self.condition():
             return self.skip("if: false", type_name=self.schema.type_name)
         present = self.live is not None
+        copies = len(self.duplicates)
         return ResourcePlan(
             name=self.res.name,
             type=self.schema.type_name,
             action="delete" if present else "skip",
             identifier=self.identifier if present else None,
-            reason=None if present else "absent",
+            reason=(f"{copies} copies (duplicates): all are deleted" if copies > 1 else None)
+            if present
+            else "absent",
             depends_on=self.depends_on,
+            dml=(delete_sql(self.schema, self.identifier, self.region),)
+            if present and self.identifier is not None
+            else (),
         )
 
     def delete(self, plan: ResourcePlan, step: Step) -> None:
         assert self.identifier is not None
-        step.cloud.delete_resource(
-            self.schema.type_name,
-            self.identifier,
-            region=self.region,
-            timeout_minutes=self.schema.timeout_minutes("delete"),
-        )
+        for identifier in self.duplicates or [self.identifier]:
+            step.cloud.delete_resource(
+                self.schema.type_name,
+                identifier,
+                region=self.region,
+                timeout_minutes=self.schema.timeout_minutes("delete"),
+            )

@@ -25,14 +25,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from stackdeploy.engine.checks import CheckResult, attempt, interpret_check
 from stackdeploy.engine.context import Run, Step
-from stackdeploy.engine.handlers.base import BaseHandler, Verb
-from stackdeploy.engine.live import identifier_from_row
+from stackdeploy.engine.handlers.base import BaseHandler, PlanBasis, Verb, write_only_values
+from stackdeploy.engine.handlers.declarative import strip_placeholders
+from stackdeploy.engine.live import identifier_from_row, without_read_only
+from stackdeploy.engine.state import MIN_WRITE_ONLY_SECRET
+from stackdeploy.engine.statements import UNRENDERED_NOTE, delete_sql, noted, update_sql
 from stackdeploy.errors import (
     DeployError,
     ManifestError,
@@ -41,7 +44,7 @@ from stackdeploy.errors import (
     TemplateError,
 )
 from stackdeploy.manifest.model import ResourceDef
-from stackdeploy.manifest.render import render_text, return_values
+from stackdeploy.manifest.render import render_text, return_values, return_values_lenient
 from stackdeploy.manifest.stack import UNKNOWN, has_placeholder, placeholder_at
 from stackdeploy.plan.model import Action, ResourcePlan, plan_resource
 from stackdeploy.query.dml import InsertPreview
@@ -50,6 +53,10 @@ from stackdeploy.query.iql import Anchor, QueryFile
 log = logging.getLogger("stackdeploy.engine")
 
 _TRUE = {"1", "true", "t", "yes"}
+T = TypeVar("T")
+# stackql-deploy's defaults for the post-delete check: 10 checks, 5 seconds apart.
+POSTDELETE_RETRIES = 10
+POSTDELETE_RETRY_DELAY = 5.0
 
 # Anchors a build may render for a resource, checked when it is planned.
 _BUILD_ANCHORS = (
@@ -94,6 +101,8 @@ class QueryFileHandler(BaseHandler):
         self.file = run.stack.query_display(res)
         self._props: dict[str, Any] | None = None
         self.discovery: Discovery | None = None
+        # Teardown: every row of an exists query that found several resources (duplicates).
+        self.duplicates: list[dict[str, Any]] = []
 
     # -- rendering and running ----------------------------------------------------------------
 
@@ -188,9 +197,31 @@ class QueryFileHandler(BaseHandler):
                 line=anchor.line,
             )
 
-        return attempt(
-            once, lambda r: r.present == want, attempts=attempts, delay=delay, sleep=self.run.sleep
+        return self.retrying(
+            step, once, lambda r: r.present == want, attempts=attempts, delay=delay
         )
+
+    def retrying(
+        self,
+        step: Step,
+        func: Callable[[], T],
+        done: Callable[[T], bool],
+        *,
+        attempts: int,
+        delay: float,
+    ) -> T:
+        """:func:`attempt`, reading afresh on every attempt after the first: a retry is for
+        a resource AWS has not finished making visible, so a cached read must not answer it."""
+        first = True
+
+        def once() -> T:
+            nonlocal first
+            if not first:
+                step.forget_reads()
+            first = False
+            return func()
+
+        return attempt(once, done, attempts=attempts, delay=delay, sleep=self.run.sleep)
 
     @staticmethod
     def retries(anchor: Anchor | None) -> tuple[int, float]:
@@ -284,8 +315,13 @@ class QueryFileHandler(BaseHandler):
 
     # -- discovery ----------------------------------------------------------------------------
 
-    def discover(self, step: Step) -> Discovery:
-        """Read-only: is the resource there, is it correct, what would change."""
+    def discover(self, step: Step, verb: Verb = "build") -> Discovery:
+        """Read-only: is the resource there, is it correct, what would change.
+
+        ``test`` runs ``exists`` and the statecheck with their ``retries`` (as stackql-deploy
+        does), so a test right after a build does not report a resource AWS has not made
+        visible yet as drift; build and plan run each once (absent is the common case)."""
+        retried = verb == "test"
         exists = self.anchor("exists")
         statecheck = self.anchor("statecheck")
         if self.has("createorupdate") and exists is None and statecheck is None:
@@ -301,18 +337,17 @@ class QueryFileHandler(BaseHandler):
                 self._preview(step, d)
                 self.discovery = d
                 return d
-            found = self.check(step, exists, sql=sql)
+            attempts, delay = self.retries(exists) if retried else (1, 0.0)
+            found = self.check(step, exists, sql=sql, attempts=attempts, delay=delay)
             d.found = found.present
             if found.row:
                 self.capture(found.row)
             if d.found and statecheck is not None:
                 sc = self.try_render(statecheck)
                 if sc is not None:
-                    d.correct = interpret_check(
-                        self.rows(step, statecheck, sc),
-                        what=f"{self.res.name}: statecheck",
-                        file=self.file,
-                        line=statecheck.line,
+                    attempts, delay = self.retries(statecheck) if retried else (1, 0.0)
+                    d.correct = self.check(
+                        step, statecheck, sql=sc, attempts=attempts, delay=delay
                     ).present
             elif d.found:
                 d.correct, d.proxy_rows = self._exports_proxy(step, attempts=1)
@@ -325,7 +360,10 @@ class QueryFileHandler(BaseHandler):
                 self._preview(step, d)
                 self.discovery = d
                 return d
-            d.found = d.correct = self.check(step, statecheck, sql=sql).present
+            attempts, delay = self.retries(statecheck) if retried else (1, 0.0)
+            d.found = d.correct = self.check(
+                step, statecheck, sql=sql, attempts=attempts, delay=delay
+            ).present
         if d.found:
             self._diff_inputs(step, d)
         else:
@@ -355,6 +393,9 @@ class QueryFileHandler(BaseHandler):
             raise exc
         if preview is None:
             return
+        self.state.add_secrets(
+            write_only_values(preview.schema, preview.desired), min_length=MIN_WRITE_ONLY_SECRET
+        )
         self._validate_desired(preview, create)
         if has_placeholder(preview.desired):
             d.notes.append("create query uses values known only after apply")
@@ -390,12 +431,8 @@ class QueryFileHandler(BaseHandler):
         if sql is None:
             return None, None
         _, delay = self.retries(exports)
-        rows = attempt(
-            lambda: self.rows(step, exports, sql),
-            bool,
-            attempts=attempts,
-            delay=delay,
-            sleep=self.run.sleep,
+        rows = self.retrying(
+            step, lambda: self.rows(step, exports, sql), bool, attempts=attempts, delay=delay
         )
         return bool(rows), rows or None
 
@@ -423,17 +460,28 @@ class QueryFileHandler(BaseHandler):
         self.state.clear_this(self.res)
         self.fresh()
         self.validate(step, verb)
-        d = self.discover(step)
+        d = self.discover(step, verb)
         plan = self._plan(d, verb)
+        if plan.changed:
+            plan = dataclasses.replace(plan, dml=self._planned_dml(plan, d))
         if plan.action in ("create", "replace") or d.unknown:
             self.evaluated()
         elif self.res.exports:
             self.record_exports(step)
         return plan
 
+    def _secret_paths(self, d: Discovery) -> tuple[str, ...]:
+        """The INSERT's properties that protected values feed (masked by position)."""
+        if d.preview is None:
+            return ()
+        props = self._props or {}
+        protected = [v for k, v in props.items() if k in self.res.protected]
+        return self.secret_paths(d.preview.desired, values=protected)
+
     def _plan(self, d: Discovery, verb: Verb) -> ResourcePlan:
         type_name = d.preview.schema.type_name if d.preview else self._type_hint()
         notes = [*self.unknown_notes(), *d.notes]
+        secret_paths = self._secret_paths(d)
         if d.createorupdate or not d.found:
             return ResourcePlan(
                 name=self.res.name,
@@ -447,6 +495,7 @@ class QueryFileHandler(BaseHandler):
                 else "absent",
                 desired=d.preview.desired if d.preview else None,
                 notes=tuple(notes),
+                secret_paths=secret_paths,
             )
         correct = d.correct
         if correct is False and self.res.skip_validation:
@@ -464,6 +513,7 @@ class QueryFileHandler(BaseHandler):
                 statecheck_ok=correct,
                 notes=notes,
                 mask=self.run.mask,
+                secret_paths=secret_paths,
             )
             if self.res.skip_validation and plan.action == "update":
                 return dataclasses.replace(plan, action="noop", reason="skip_validation")
@@ -479,20 +529,71 @@ class QueryFileHandler(BaseHandler):
             notes=tuple(notes),
         )
 
+    def _planned_dml(self, plan: ResourcePlan, d: Discovery) -> tuple[str, ...]:
+        """The statements ``apply`` would run for ``plan``, rendered as far as known now."""
+        create = self.anchor("create") or self.anchor("createorupdate")
+        update = self.anchor("update") or self.anchor("createorupdate")
+        out: list[str] = []
+        if plan.action == "replace":
+            delete = self.anchor("delete")
+            if delete is not None:
+                out.append(self._shown(delete))
+            elif d.preview is not None and d.identifier:
+                out.append(delete_sql(d.preview.schema, d.identifier, d.preview.region))
+        if plan.action in ("create", "replace") and create is not None:
+            out.append(self._shown(create))
+        if plan.action == "update":
+            if update is not None:
+                out.append(self._shown(update))
+            elif plan.patch and d.preview is not None and d.identifier:
+                out.append(update_sql(d.preview.schema, d.identifier, plan.patch, d.preview.region))
+        return tuple(out)
+
+    def _shown(self, anchor: Anchor) -> str:
+        """An anchor rendered for display; the template itself (and why) when it uses
+        ``this.*`` fields captured only at apply."""
+        try:
+            return noted(self.render(anchor))
+        except TemplateError as exc:
+            if not self._own_undefined(exc):
+                raise
+            return f"{anchor.body.strip()}\n{UNRENDERED_NOTE}"
+
+    def planned_from(self) -> PlanBasis:
+        d = self.discovery
+        if d is None:
+            return PlanBasis()
+        preview = d.preview
+        live = None
+        if d.live is not None and preview is not None:
+            live = without_read_only(preview.schema, d.live)
+        found = {
+            "found": d.found,
+            "correct": d.correct,
+            "unknown": d.unknown,
+            "identifier": d.identifier,
+            "live": live,
+            "proxy_rows": d.proxy_rows,
+        }
+        deferred = tuple(strip_placeholders(preview.desired)[1]) if preview is not None else ()
+        exists = None if d.createorupdate or d.unknown else d.found
+        return PlanBasis(exists=exists, live=found, deferred=deferred)
+
     def _type_hint(self) -> str:
         """The type the create query targets, for display when it cannot render."""
         create = self.anchor("create") or self.anchor("createorupdate")
         if create is None:
             return self.res.resource_type or "-"
-        m = re.search(r"insert\s+into\s+(awscc\.[\w.]+)", create.body, re.IGNORECASE)
+        m = re.search(r"insert\s+into\s+((?:awscc|aws)\.[\w.]+)", create.body, re.IGNORECASE)
         if not m:
             return "-"
-        from stackdeploy.schema.registry import get_registry
+        from stackdeploy.query.tables import resolve_table
 
         try:
-            return get_registry(self.run.region).resolve_type_name(m.group(1))
+            schema = resolve_table(m.group(1), region=self.run.region).schema
         except StackDeployError:
             return m.group(1)
+        return schema.type_name if schema is not None else m.group(1)
 
     # -- applying -----------------------------------------------------------------------------
 
@@ -530,6 +631,12 @@ class QueryFileHandler(BaseHandler):
             if captured:
                 self.state.capture_this(self.res, captured)
             self.fresh()
+        elif self.res.return_vals.get(op):
+            raise DeployError(
+                f"resource {self.res.name!r}: return_vals.{op} is set but the {anchor.name} "
+                "query returned no RETURNING row",
+                hint=f"end the {anchor.name} query with RETURNING *",
+            )
         self._callback(step, op)
         return result
 
@@ -635,7 +742,7 @@ class QueryFileHandler(BaseHandler):
                 return str(first["success"]).lower() in _TRUE
             return str(first.get("count")) == "1"
 
-        if not attempt(once, bool, attempts=retries + 1, delay=delay, sleep=self.run.sleep):
+        if not self.retrying(step, once, bool, attempts=retries + 1, delay=delay):
             raise DeployError(
                 f"resource {self.res.name!r}: callback:{op} did not report success after "
                 f"{retries + 1} polls"
@@ -674,12 +781,12 @@ class QueryFileHandler(BaseHandler):
         elif exports is not None:
             sql = self.render(exports)
             retries, delay = self.retries(exports)
-            rows = attempt(
+            rows = self.retrying(
+                step,
                 lambda: self.rows(step, exports, sql),
                 bool,
                 attempts=retries + 1,
                 delay=delay,
-                sleep=self.run.sleep,
             )
         else:
             self.query_context()
@@ -716,8 +823,10 @@ class QueryFileHandler(BaseHandler):
                     what=f"{self.res.name}: exists",
                     file=self.file,
                     line=exists.line,
+                    many=True,
                 )
                 present = found.present
+                self.duplicates = list(found.rows)
                 if found.row:
                     self.capture(found.row)
         if not self.res.exports:
@@ -758,7 +867,12 @@ class QueryFileHandler(BaseHandler):
         if delete is None:
             return ResourcePlan(**base, action="skip", reason="no delete anchor")
         if self.res.type == "multi":
-            return ResourcePlan(**base, action="delete", reason="multi: assumed present")
+            return ResourcePlan(
+                **base,
+                action="delete",
+                reason="multi: assumed present",
+                dml=(self._shown(delete),),
+            )
         anchor, sql = self._check_anchor()
         if anchor is None or sql is None:
             return ResourcePlan(**base, action="skip", reason="no usable exists/statecheck")
@@ -767,40 +881,131 @@ class QueryFileHandler(BaseHandler):
             what=f"{self.res.name}: {anchor.name}",
             file=self.file,
             line=anchor.line,
+            many=True,
         )
+        self.duplicates = list(found.rows)
         if found.row:
             self.capture(found.row)
         if not found.present:
             return ResourcePlan(**base, action="skip", reason="absent")
+        if self.duplicates:
+            # Several resources answer to this entry (duplicates): teardown deletes each.
+            statements = []
+            for row in self.duplicates:
+                self.capture(row)
+                statements.append(noted(self.render(delete)))
+            self.capture(self.duplicates[0])
+            return ResourcePlan(
+                **base,
+                action="delete",
+                reason=f"{len(self.duplicates)} copies (duplicates): all are deleted",
+                dml=tuple(statements),
+            )
         # Render the delete now: an error here is a plan error, before anything is deleted.
-        self.render(delete)
-        return ResourcePlan(**base, action="delete")
+        return ResourcePlan(**base, action="delete", dml=(noted(self.render(delete)),))
 
     def delete(self, plan: ResourcePlan, step: Step) -> None:
-        """Run the delete query and confirm the resource is gone."""
+        """Run the delete query and confirm the resource is gone.
+
+        As stackql-deploy 2.x: up to the delete anchor's ``retries`` times (``retry_delay``
+        apart), DELETE (its
+        RETURNING row feeds ``callback.*`` and ``return_vals.delete``), ``callback:delete``
+        when there is a RETURNING row to poll, then the check query (``exists``, else the
+        statecheck) until the resource is gone, up to its ``postdelete_retries`` times
+        (default 10), ``postdelete_retry_delay`` seconds apart (default 5). Unconfirmed, the
+        ``troubleshoot`` anchor runs and the delete fails."""
         delete = self.anchor("delete")
         assert delete is not None
+        if len(self.duplicates) > 1:
+            self._delete_duplicates(step, delete)
+            return
         sql = self.render(delete)
-        cycles, delay = self.retries(delete)
+        cycles, pause = self.retries(delete)
         anchor, check_sql = self._check_anchor()
-        for _ in range(cycles):
-            try:
-                self.execute(step, delete, sql)
-            except QueryError:
-                if self.res.type != "multi":
-                    raise
+        checks, check_delay = self.postdelete(anchor)
+        for cycle in range(cycles):
+            if cycle:
+                self.run.sleep(pause)
+            row = self._delete_dml(step, delete, sql)
+            if row is not None:
+                self._callback(step, "delete")
             if anchor is None or check_sql is None:
                 return
-            if not self.check(step, anchor, want=False, sql=check_sql).present:
-                return
-            self.run.sleep(delay)
-            if not self.check(step, anchor, want=False, sql=check_sql).present:
+            gone = self.check(
+                step, anchor, want=False, sql=check_sql, attempts=checks, delay=check_delay
+            )
+            if not gone.present:
                 return
         self._troubleshoot(step, "delete")
         raise DeployError(
             f"resource {self.res.name!r}: delete ran but the resource is still there",
             hint="check the delete query's identifier (--show-queries)",
         )
+
+    def _delete_duplicates(self, step: Step, delete: Anchor) -> None:
+        """Delete every resource the check found (each row's fields as ``this.*``), then
+        confirm with the check that none is left."""
+        for row in self.duplicates:
+            self.capture(row)
+            self._delete_dml(step, delete, self.render(delete))
+        anchor, check_sql = self._check_anchor()
+        if anchor is None or check_sql is None:
+            return
+        checks, check_delay = self.postdelete(anchor)
+
+        def rows_left() -> list[dict[str, Any]]:
+            return self.rows(step, anchor, check_sql)
+
+        left = attempt(
+            rows_left, lambda r: not r, attempts=checks, delay=check_delay, sleep=self.run.sleep
+        )
+        if (
+            left
+            and interpret_check(
+                left,
+                what=f"{self.res.name}: {anchor.name}",
+                file=self.file,
+                line=anchor.line,
+                many=True,
+            ).present
+        ):
+            self._troubleshoot(step, "delete")
+            raise DeployError(
+                f"resource {self.res.name!r}: deleted {len(self.duplicates)} copies but "
+                f"{len(left)} still answer to its {anchor.name} query",
+                hint="check the delete query's identifier (--show-queries)",
+            )
+
+    @staticmethod
+    def postdelete(anchor: Anchor | None) -> tuple[int, float]:
+        """How many post-delete checks, how far apart (the check anchor's options)."""
+        if anchor is None:
+            return POSTDELETE_RETRIES, POSTDELETE_RETRY_DELAY
+        checks = int(anchor.options.get("postdelete_retries", POSTDELETE_RETRIES) or 1)
+        delay = float(anchor.options.get("postdelete_retry_delay", POSTDELETE_RETRY_DELAY) or 0)
+        return max(1, checks), max(0.0, delay)
+
+    def _delete_dml(self, step: Step, anchor: Anchor, sql: str) -> dict[str, Any] | None:
+        """One DELETE; its RETURNING row (recorded as ``callback.*``, ``return_vals.delete``
+        captured as ``this.*``), or None."""
+        result = self.execute(step, anchor, sql)
+        if "RETURNING" not in sql.upper() or not result.rows:
+            if self.res.return_vals.get("delete"):
+                log.warning(
+                    "%s: return_vals.delete is set but the delete query returned no RETURNING "
+                    "row (nothing captured)",
+                    self.res.name,
+                )
+            return None
+        row: dict[str, Any] = dict(result.rows[0])
+        self.state.record_callback(self.res, row)
+        captured, problems = return_values_lenient(self.res, "delete", row)
+        for problem in problems:
+            log.warning("%s: %s (not captured)", self.res.name, problem)
+        if captured:
+            self.state.capture_this(self.res, captured)
+        self.fresh()
+        return row
 
 
 class MultiHandler(QueryFileHandler):
@@ -814,13 +1019,23 @@ class MultiHandler(QueryFileHandler):
         try:
             return super()._dml(step, anchor, op)
         except QueryError as exc:
-            log.warning(
-                "%s: %s failed (ignored: multi resource): %s",
-                self.res.name,
-                anchor.name,
-                self.run.mask(str(exc)),
-            )
+            self._ignored(anchor, exc)
             return None
+
+    def _delete_dml(self, step: Step, anchor: Anchor, sql: str) -> dict[str, Any] | None:
+        try:
+            return super()._delete_dml(step, anchor, sql)
+        except QueryError as exc:
+            self._ignored(anchor, exc)
+            return None
+
+    def _ignored(self, anchor: Anchor, exc: QueryError) -> None:
+        log.warning(
+            "%s: %s failed (ignored: multi resource): %s",
+            self.res.name,
+            anchor.name,
+            self.run.mask(str(exc)),
+        )
 
 
 def _selected_names(sql: str) -> set[str] | None:

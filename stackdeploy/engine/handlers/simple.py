@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import subprocess
@@ -18,6 +19,7 @@ from typing import Any
 from stackdeploy.engine.context import Run, Step
 from stackdeploy.engine.handlers.base import BaseHandler, Verb
 from stackdeploy.engine.handlers.queryfile import QueryFileHandler
+from stackdeploy.engine.statements import noted
 from stackdeploy.errors import DeployError, ManifestError, StackDeployError, TemplateError
 from stackdeploy.manifest.model import ResourceDef
 from stackdeploy.manifest.render import render_text
@@ -180,7 +182,20 @@ class CommandHandler(QueryFileHandler, InlineSql):
             return self.skip("if: false")
         self.fresh()
         self.validate(step, verb)
-        return self.skip("command: runs on every build")
+        plan = self.skip("command: runs on every build")
+        return dataclasses.replace(plan, dml=self._command_dml())
+
+    def _command_dml(self) -> tuple[str, ...]:
+        """The command's statement, rendered as far as known now (``--dry-run`` shows it)."""
+        try:
+            if self.res.sql is not None:
+                return (noted(self.render_sql(self.query_context())),)
+            anchor = self.anchor("command")
+            return (noted(self.render(anchor)),) if anchor is not None else ()
+        except TemplateError as exc:
+            if self._own_undefined(exc):
+                return ()
+            raise
 
     def runs_on_apply(self, plan: ResourcePlan) -> bool:
         return plan.reason == "command: runs on every build"
