@@ -244,11 +244,13 @@ class DeclarativeHandler(BaseHandler):
         """(identifier, live properties) of the deployed resource, (None, None) if absent.
 
         Planned again during apply (something it needs was applied first), the resource is
-        the one found at plan time when nothing finding it depends on changed (nothing else
-        in this run creates it): it is read again by identifier, not searched for again
-        (searching for an identifier AWS chose lists the type and reads what is listed)."""
+        the one the last planning pass found when nothing finding it depends on changed
+        (the run holds the stack's lock, and nothing else in it creates this resource): it
+        is read again by identifier, not searched for again (searching for an identifier AWS
+        chose lists the type and reads what is listed). Planning always searches."""
         key = self._find_key(desired)
-        if key is not None and self._found is not None and self._found[0] == key:
+        applying = step.res is not None
+        if applying and key is not None and self._found is not None and self._found[0] == key:
             identifier = self._found[1]
             if identifier is None:
                 return None, None
