@@ -82,6 +82,7 @@ for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_EN
     os.environ.pop(_name, None)
 
 REGION = "us-east-1"
+LOCK_TYPE = "AWS::SSM::Parameter"  # the stack lock's type (stackdeploy.engine.lock)
 ENV = "dev"
 REPO = Path(__file__).resolve().parent.parent
 FINAL = {"SUCCESS", "FAILED", "CANCEL_COMPLETE"}
@@ -98,7 +99,7 @@ GOAL_SCALE_GROWTH = 5.5
 class Sandbox:
     """A ``stack-deploy sandbox serve`` subprocess with a state file and a request log."""
 
-    def __init__(self, folder: Path, latency: float) -> None:
+    def __init__(self, folder: Path, latency: float, lock_latency: float | None = None) -> None:
         self.log_path = folder / "requests.jsonl"
         self.log_path.touch()
         self._stderr = open(folder / "sandbox.err", "w", encoding="utf-8")  # noqa: SIM115
@@ -107,7 +108,8 @@ class Sandbox:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "stackdeploy", "sandbox", "serve", "--port", "0",
              "--state", str(folder / "sandbox.db"), "--latency", str(latency),
-             "--list-mode", "identifiers", "--request-log", str(self.log_path)],
+             "--list-mode", "identifiers", "--request-log", str(self.log_path),
+             *(["--latency-for", f"{LOCK_TYPE}={lock_latency}"] if lock_latency is not None else [])],
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             text=True,
@@ -146,9 +148,9 @@ class Sandbox:
 
 
 @contextmanager
-def sandbox(latency: float) -> Iterator[tuple[Sandbox, Path]]:
+def sandbox(latency: float, lock_latency: float | None = None) -> Iterator[tuple[Sandbox, Path]]:
     with tempfile.TemporaryDirectory(prefix="sd-bench-") as tmp:
-        server = Sandbox(Path(tmp), latency)
+        server = Sandbox(Path(tmp), latency, lock_latency)
         try:
             yield server, Path(tmp)
         finally:
@@ -532,11 +534,17 @@ def warm_up(server: Sandbox, folder: Path) -> None:
 
 
 def apply_case(
-    spec: StackSpec, latency: float, parallelisms: Sequence[int], *, sequential: bool, repeat: int
+    spec: StackSpec,
+    latency: float,
+    parallelisms: Sequence[int],
+    *,
+    sequential: bool,
+    repeat: int,
+    lock_latency: float | None = None,
 ) -> list[dict[str, Any]]:
     """One row per parallelism; the sequential run and the boto3 baseline are shared."""
     rows: list[dict[str, Any]] = []
-    with sandbox(latency) as (server, folder):
+    with sandbox(latency, lock_latency) as (server, folder):
         warm_up(server, folder)
         stack_dir = write_stack(spec, folder)
         for parallelism in parallelisms:
@@ -544,6 +552,7 @@ def apply_case(
                 "stack": spec.label,
                 "latency": latency,
                 "parallelism": parallelism,
+                "lock_latency": latency if lock_latency is None else lock_latency,
                 "resources": len(spec.resources),
                 "depth": spec.depth,
                 "bound": spec.depth * latency,
@@ -670,7 +679,10 @@ def print_apply(rows: list[dict[str, Any]], rps: list[dict[str, Any]]) -> None:
             f"{row['teardown_peak_rps']:>4} | {row['load_before']}"
         )
         missed = [k for k, ok in g.items() if not ok]
-        print(f"{'':<27} goals: {', '.join(missed) + ' MISSED' if missed else 'all met'}")
+        print(
+            f"{'':<27} goals: {', '.join(missed) + ' MISSED' if missed else 'all met'} "
+            f"(stack lock's latency {row.get('lock_latency', row['latency']):g} s)"
+        )
     print(
         "\nP: --parallelism; build/tear: wall s (planning included); /bnd: over depth x L; "
         "seq: --parallelism 1; "
@@ -705,6 +717,7 @@ def cmd_apply(args: argparse.Namespace) -> dict[str, Any]:
                 [int(p) for p in args.parallelism.split(",") if p],
                 sequential=not args.no_sequential,
                 repeat=args.repeat,
+                lock_latency=args.lock_latency,
             )
     rps = []
     if args.rps_case:
@@ -953,6 +966,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=1, help="runs per measurement (median)")
     p.add_argument("--no-sequential", action="store_true", help="skip --parallelism 1")
     p.add_argument("--rps-case", type=float, default=20.0, help="0 to skip")
+    p.add_argument(
+        "--lock-latency",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=f"latency of the stack lock's {LOCK_TYPE} at the sandbox (default: L, as every type)",
+    )
     p = add("calls", cmd_calls)
     p.add_argument("-n", type=int, default=200)
     p.add_argument(
@@ -968,6 +988,7 @@ def main(argv: list[str] | None = None) -> int:
         out: dict[str, Any] = {}
         for func, extra in (
             (cmd_apply, {"latency": "1,3", "stacks": "a,b,c", "repeat": 1, "parallelism": "10,100",
+                         "lock_latency": None,
                          "no_sequential": False, "rps_case": 20.0}),
             (cmd_calls, {"n": 200, "foreign": 0}),
             (cmd_scale, {"sizes": "200,1000", "repeat": 3}),
