@@ -16,9 +16,11 @@ from stackdeploy.engine.scheduler import Scheduler
 def _run(
     order: list[str], deps: dict[str, list[str]], parallelism: int
 ) -> tuple[list[str], dict[str, str]]:
-    """Run the graph, letting one node finish at a time (in the order they started);
-    returns the start order and each node's status."""
+    """Run the graph, letting one node finish at a time (in the order they started), the
+    next released only once the scheduler has handled the last one's end (and started what
+    that made ready); returns the start order and each node's status."""
     started: list[str] = []
+    ended: list[str] = []
     gates = {name: threading.Event() for name in order}
     lock = threading.Condition()
 
@@ -26,6 +28,13 @@ def _run(
         # Called by the coordinating thread as it starts each node, in order.
         with lock:
             started.append(name)
+            lock.notify_all()
+
+    def on_finish(name: str, result: object, running: frozenset[str]) -> None:
+        # Called by the coordinating thread, which starts what became ready before it
+        # looks at the next node that ended.
+        with lock:
+            ended.append(name)
             lock.notify_all()
 
     def work(name: str) -> str:
@@ -36,15 +45,17 @@ def _run(
     outcome: dict[str, str] = {}
     thread = threading.Thread(
         target=lambda: outcome.update(
-            {n: r.status for n, r in scheduler.run(order, deps, work).items()}
+            {n: r.status for n, r in scheduler.run(order, deps, work, on_finish=on_finish).items()}
         )
     )
     thread.start()
     for released in range(len(order)):
         with lock:
-            # The next node to release has started (every free worker took a ready node).
             assert lock.wait_for(lambda n=released: len(started) > n, timeout=10)
-        gates[started[released]].set()
+        name = started[released]
+        gates[name].set()
+        with lock:
+            assert lock.wait_for(lambda n=name: n in ended, timeout=10)
     thread.join(10)
     return started, outcome
 
