@@ -8,8 +8,10 @@ loose keyword arguments:
   ``./.env`` when it exists, overridden by ``-e``; the process environment is never read,
   as in stackql-deploy).
 - :func:`cloud_options` -> ``cloud: CloudOptions`` (``--region``, ``--profile``,
-  ``--endpoint-url``, ``--sandbox``, ``--sandbox-state``); ``cloud.open()`` is the
-  :func:`stackdeploy.cloud.session.open_cloud` context manager for them.
+  ``--endpoint-url``, ``--sandbox``, ``--sandbox-state``); ``cloud.open()`` is
+  :func:`open_cloud_from` for them, which starts the embedded sandbox for ``--sandbox`` (the
+  ``cloud`` package never does) and otherwise is
+  :func:`stackdeploy.cloud.session.open_cloud`.
 - :func:`output_options` -> ``output: OutputOptions`` (``--output text|json``,
   ``--show-queries``, ``--log-level``); ``output.configure_logging()`` sends logs to stderr.
   It also adds stackql-deploy's options that only configure the stackql binary
