@@ -242,7 +242,7 @@ class EnvOptions:
         absent. Values are strings.
         """
         # One reading of env files and -e for every command (the stack commands load them
-        # through Stack.load): same syntax, same errors naming the file and line.
+        # through load_stack): same syntax, same errors naming the file and line.
         from stackdeploy.manifest.envfile import load_env_vars, parse_env_overrides
 
         return load_env_vars(self.env_file, parse_env_overrides(self.pairs))

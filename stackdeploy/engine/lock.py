@@ -304,7 +304,7 @@ class StackLock:
         coalesced: at most one write at a time, always of the latest set)."""
         if self.held is None:
             return
-        current = tuple(sorted(tokens))
+        current = tuple(tokens)  # oldest first (the run state's order)
         with self._lock:
             if self._pending == current or (
                 self._pending is None and current == self.held.record.in_flight

@@ -165,15 +165,19 @@ class Runner:
             clock=self.run.clock,
             sleep=self.run.sleep,
         )
-        acquired = lock.acquire(
-            options.lock_timeout,
-            on_wait=lambda holder: emit(
-                "note", message=f"waiting for the stack lock, held by {holder.describe()}"
-            ),
-            abort=self.run.cancel.is_set,
-        )
+        try:
+            acquired = lock.acquire(
+                options.lock_timeout,
+                on_wait=lambda holder: emit(
+                    "note", message=f"waiting for the stack lock, held by {holder.describe()}"
+                ),
+                abort=self.run.cancel.is_set,
+            )
+        except StackDeployError:
+            self._check_interrupted()  # an interrupt while waiting is an interrupt (130/143)
+            raise
         if acquired.resumed is not None:
-            self.run.state.run_id = acquired.resumed.run_id
+            self.run.state.resume(acquired.resumed.run_id)
             self._resume(acquired.resumed)
         self.run.state.on_in_flight = lock.record_in_flight
         stop = threading.Event()
@@ -401,15 +405,21 @@ class Runner:
         plan = Plan(self.stack.name, self.stack.env, tuple(final_plans))
         run_result = RunResult(plan, failures, elapsed=self._elapsed())
         if failures and self.run.options.on_failure == "rollback":
-            run_result.rolled_back = self._rollback(nodes, plans)
+            run_result.rolled_back = self._rollback(nodes, plans, run_result.failures)
         self._check_interrupted(run_result)
         if not failures and not self.run.options.targets:
             # With --target only part of the stack ran: its exports may be incomplete.
             run_result.exports = self._stack_exports(run_result.elapsed)
         return run_result
 
-    def _rollback(self, nodes: tuple[str, ...], plans: dict[str, ResourcePlan]) -> list[str]:
-        """Delete what this run created, dependents first, in parallel."""
+    def _rollback(
+        self,
+        nodes: tuple[str, ...],
+        plans: dict[str, ResourcePlan],
+        failures: list[tuple[str, str]],
+    ) -> list[str]:
+        """Delete what this run created, dependents first, in parallel; what could not be
+        deleted is added to ``failures`` (the run's exit message names it)."""
         created = [n for n in nodes if self.handlers[n].created]
         if not created:
             return []
@@ -436,7 +446,11 @@ class Runner:
             if result.status == "done":
                 done.append(name)
             elif result.error is not None:
-                emit("failed", name, phase="rollback", message=self._error_text(result.error))
+                text = self._error_text(result.error)
+                emit("failed", name, phase="rollback", message=text)
+                failures.append((name, f"rollback could not delete it: {text}"))
+            else:
+                failures.append((name, f"rollback did not delete it: {result.reason}"))
         return done
 
     def _stack_exports(self, elapsed: float) -> dict[str, Any]:
@@ -477,7 +491,11 @@ class Runner:
                 return
             handler.collect(self.run.plan_step(handler.res))
 
-        collected = self._scheduler().run(nodes, self.graph.deps, collect, policy="continue")
+        # With --target, what the selected resources need is read too (never deleted): their
+        # delete queries may use its exports.
+        needed = self.graph.closure(nodes)
+        readable = tuple(n for n in self.graph.order if n in needed)
+        collected = self._scheduler().run(readable, self.graph.deps, collect, policy="continue")
         self._raise_unexpected(collected)
         self._check_interrupted()
         errors = [
@@ -575,6 +593,7 @@ class Runner:
                 reason = f"failed: {text}"
             else:
                 reason = f"{result.status.replace('_', ' ')}: {result.reason}"
+                emit(result.status, name, message=result.reason)
             final.append(
                 ResourcePlan(
                     name=name,
