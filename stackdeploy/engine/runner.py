@@ -75,6 +75,17 @@ def _with_resource(name: str, exc: StackDeployError) -> str:
     return f"{name}: {text}"
 
 
+def _raise_plan_errors(results: Mapping[str, NodeResult[Any]]) -> None:
+    """Every resource's planning error at once, when there is any."""
+    errors = [
+        (name, r.error)
+        for name, r in results.items()
+        if r.status == "failed" and isinstance(r.error, StackDeployError)
+    ]
+    if errors:
+        raise PlanErrors(errors)
+
+
 class Interrupted(StackDeployError):
     """The run was interrupted (SIGINT: exit 130, SIGTERM: exit 143) after what was in
     flight finished."""
@@ -498,13 +509,7 @@ class Runner:
         collected = self._scheduler().run(readable, self.graph.deps, collect, policy="continue")
         self._raise_unexpected(collected)
         self._check_interrupted()
-        errors = [
-            (name, r.error)
-            for name, r in collected.items()
-            if r.status == "failed" and isinstance(r.error, StackDeployError)
-        ]
-        if errors:
-            raise PlanErrors(errors)
+        _raise_plan_errors(collected)
         # Every export is known now: a delete query sees them all, as in a sequential run.
         self.run.state.whole_manifest = True
 
@@ -529,13 +534,7 @@ class Runner:
         )
         self._raise_unexpected(planned)
         self._check_interrupted()
-        errors = [
-            (name, r.error)
-            for name, r in planned.items()
-            if r.status == "failed" and isinstance(r.error, StackDeployError)
-        ]
-        if errors:
-            raise PlanErrors(errors)
+        _raise_plan_errors(planned)
         return {name: r.value for name, r in planned.items() if r.value is not None}
 
     def _teardown(self, plans: dict[str, ResourcePlan] | None = None) -> RunResult:
