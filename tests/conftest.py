@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,3 +181,24 @@ def client_for() -> Iterator[Callable[..., Any]]:
     yield factory
     for client in made:
         client.close()
+
+
+def sandbox_resources(state_path: Path) -> list[dict[str, Any]]:
+    """What a sandbox state file holds, every account and region (``sandbox list``)."""
+    import json
+
+    command = [sys.executable, "-m", "stackdeploy", "sandbox", "list", "--state"]
+    out = subprocess.run(
+        [*command, str(state_path), "--output", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
+    ).stdout
+    data = json.loads(out)
+    return data if isinstance(data, list) else data.get("resources", [])
+
+
+def resource_counts(state_path: Path) -> Counter[str]:
+    """How many resources of each type a sandbox state file holds."""
+    return Counter(str(r.get("type") or r.get("TypeName")) for r in sandbox_resources(state_path))

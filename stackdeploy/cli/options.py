@@ -8,8 +8,10 @@ loose keyword arguments:
   ``./.env`` when it exists, overridden by ``-e``; the process environment is never read,
   as in stackql-deploy).
 - :func:`cloud_options` -> ``cloud: CloudOptions`` (``--region``, ``--profile``,
-  ``--endpoint-url``, ``--sandbox``, ``--sandbox-state``); ``cloud.open()`` is the
-  :func:`stackdeploy.cloud.session.open_cloud` context manager for them.
+  ``--endpoint-url``, ``--sandbox``, ``--sandbox-state``); ``cloud.open()`` is
+  :func:`open_cloud_from` for them, which starts the embedded sandbox for ``--sandbox`` (the
+  ``cloud`` package never does) and otherwise is
+  :func:`stackdeploy.cloud.session.open_cloud`.
 - :func:`output_options` -> ``output: OutputOptions`` (``--output text|json``,
   ``--show-queries``, ``--log-level``); ``output.configure_logging()`` sends logs to stderr.
   It also adds stackql-deploy's options that only configure the stackql binary
@@ -240,7 +242,7 @@ class EnvOptions:
         absent. Values are strings.
         """
         # One reading of env files and -e for every command (the stack commands load them
-        # through Stack.load): same syntax, same errors naming the file and line.
+        # through load_stack): same syntax, same errors naming the file and line.
         from stackdeploy.manifest.envfile import load_env_vars, parse_env_overrides
 
         return load_env_vars(self.env_file, parse_env_overrides(self.pairs))

@@ -617,6 +617,11 @@ def plan(
     **options: Any,
 ) -> None:
     """Show what build would change, without changing anything."""
+    if output_file:
+        click.echo(
+            "notice: --output-file has no effect with plan (build and test write the exports)",
+            err=True,
+        )
     options["dry_run"] = True
     args = RunArgs(stack_dir, stack_env, allow_replace=allow_replace, **options)
     args.check_prune()

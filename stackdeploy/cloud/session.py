@@ -333,6 +333,9 @@ class CloudControls:
             made = CloudControl(
                 config, clock=self.base.clock, sleep=self.base.sleep, on_event=self.base.on_event
             )
+            # One rate limiter for every call of the run, whatever the account or region:
+            # throttling backs everyone off, and --max-rps bounds the whole run.
+            made.limiter = self.base.limiter
             try:
                 made.open()  # credentials, role and region resolved now: errors come early
             except BaseException:

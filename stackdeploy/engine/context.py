@@ -1,6 +1,7 @@
 """What a run hands its resource handlers: options, the run state, Cloud Control, reporting.
 
-:class:`Run` is built once per command by :class:`~stackdeploy.engine.runner.Runner`;
+:class:`Run` is built once per command (by the CLI, or a library caller) and handed to
+:class:`~stackdeploy.engine.runner.Runner`;
 :class:`Step` is one handler call's view of Cloud Control: during planning every step shares
 one read cache (nothing changes while planning); during apply each step gets its own, and
 every request it submits is recorded in the run state (so an interrupt can name it) and

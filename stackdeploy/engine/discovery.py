@@ -6,9 +6,10 @@ listing the whole type for every resource (and, where ListResources returns only
 identifiers, reading every listed item: N+1 calls per resource), a run asks the tagging
 API once for the whole stack (:class:`StackTags`: one GetResources call per 100 resources of
 the stack), turns each ARN into a Cloud Control identifier, and confirms it with the one
-GetResource the diff needs anyway. Listing a type happens at most once per type per run
-(:class:`RunReads`), and only where the tags cannot answer (a type the tagging API does not
-cover, a resource absent from the index, types that cannot be tagged).
+GetResource the diff needs anyway. Listing a type happens at most once per type per
+planning pass (the run's plan-time :class:`ReadCache`), and only where the tags cannot
+answer (a type the tagging API does not cover, a resource absent from the index, types that
+cannot be tagged).
 
 :class:`ReadCache` is a :class:`~stackdeploy.cloud.protocol.CloudControlAPI` that remembers
 reads: during planning (nothing changes) for the whole run, so the planner's diff reuses the

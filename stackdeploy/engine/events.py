@@ -6,9 +6,10 @@ test). Sinks are called from worker threads and must be thread-safe; they must n
 
 States of a resource, in the order they happen: ``planning`` -> ``planned`` (with the
 action) -> ``started`` -> ``request`` (a Cloud Control request was submitted; carries its
-token) -> ``request_done`` -> ``done`` | ``failed`` | ``skipped`` | ``not_started`` |
-``cancelled``. Run-level events have no resource: ``phase`` (planning, applying, deleting,
-rolling back), ``interrupted``, ``finished``.
+token) -> ``request_done`` -> ``done`` | ``failed`` | ``skipped`` | ``not_started`` (a
+resource whose mutation an interrupt refused is reported ``not_started`` too). Run-level
+events have no resource: ``phase`` (planning, applying, deleting, rolling back) and ``note``
+(waiting for the lock, resuming an interrupted run, a failure that stops scheduling).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ any machine.
 
 The lock lives in the target account itself, next to the resources it protects, so it holds
 across CI runners and works against the sandbox alike: an SSM parameter
-(``/stack-deploy/locks/<stack>/<env>``) created through Cloud Control. Creating it is the
+(``/stack-deploy/locks/<stack>-<env>``, :func:`lock_name`) created through Cloud Control. Creating it is the
 test-and-set: Cloud Control answers AlreadyExists while another run holds it. Its value is a
 small JSON record (:class:`LockRecord`): who holds it (user, host, process and the process's
 start time), since when, the run's id and the Cloud Control requests it has in flight.
@@ -304,7 +304,7 @@ class StackLock:
         coalesced: at most one write at a time, always of the latest set)."""
         if self.held is None:
             return
-        current = tuple(sorted(tokens))
+        current = tuple(tokens)  # oldest first (the run state's order)
         with self._lock:
             if self._pending == current or (
                 self._pending is None and current == self.held.record.in_flight

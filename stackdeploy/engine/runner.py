@@ -75,6 +75,17 @@ def _with_resource(name: str, exc: StackDeployError) -> str:
     return f"{name}: {text}"
 
 
+def _raise_plan_errors(results: Mapping[str, NodeResult[Any]]) -> None:
+    """Every resource's planning error at once, when there is any."""
+    errors = [
+        (name, r.error)
+        for name, r in results.items()
+        if r.status == "failed" and isinstance(r.error, StackDeployError)
+    ]
+    if errors:
+        raise PlanErrors(errors)
+
+
 class Interrupted(StackDeployError):
     """The run was interrupted (SIGINT: exit 130, SIGTERM: exit 143) after what was in
     flight finished."""
@@ -165,15 +176,19 @@ class Runner:
             clock=self.run.clock,
             sleep=self.run.sleep,
         )
-        acquired = lock.acquire(
-            options.lock_timeout,
-            on_wait=lambda holder: emit(
-                "note", message=f"waiting for the stack lock, held by {holder.describe()}"
-            ),
-            abort=self.run.cancel.is_set,
-        )
+        try:
+            acquired = lock.acquire(
+                options.lock_timeout,
+                on_wait=lambda holder: emit(
+                    "note", message=f"waiting for the stack lock, held by {holder.describe()}"
+                ),
+                abort=self.run.cancel.is_set,
+            )
+        except StackDeployError:
+            self._check_interrupted()  # an interrupt while waiting is an interrupt (130/143)
+            raise
         if acquired.resumed is not None:
-            self.run.state.run_id = acquired.resumed.run_id
+            self.run.state.resume(acquired.resumed.run_id)
             self._resume(acquired.resumed)
         self.run.state.on_in_flight = lock.record_in_flight
         stop = threading.Event()
@@ -401,15 +416,21 @@ class Runner:
         plan = Plan(self.stack.name, self.stack.env, tuple(final_plans))
         run_result = RunResult(plan, failures, elapsed=self._elapsed())
         if failures and self.run.options.on_failure == "rollback":
-            run_result.rolled_back = self._rollback(nodes, plans)
+            run_result.rolled_back = self._rollback(nodes, plans, run_result.failures)
         self._check_interrupted(run_result)
         if not failures and not self.run.options.targets:
             # With --target only part of the stack ran: its exports may be incomplete.
             run_result.exports = self._stack_exports(run_result.elapsed)
         return run_result
 
-    def _rollback(self, nodes: tuple[str, ...], plans: dict[str, ResourcePlan]) -> list[str]:
-        """Delete what this run created, dependents first, in parallel."""
+    def _rollback(
+        self,
+        nodes: tuple[str, ...],
+        plans: dict[str, ResourcePlan],
+        failures: list[tuple[str, str]],
+    ) -> list[str]:
+        """Delete what this run created, dependents first, in parallel; what could not be
+        deleted is added to ``failures`` (the run's exit message names it)."""
         created = [n for n in nodes if self.handlers[n].created]
         if not created:
             return []
@@ -436,7 +457,11 @@ class Runner:
             if result.status == "done":
                 done.append(name)
             elif result.error is not None:
-                emit("failed", name, phase="rollback", message=self._error_text(result.error))
+                text = self._error_text(result.error)
+                emit("failed", name, phase="rollback", message=text)
+                failures.append((name, f"rollback could not delete it: {text}"))
+            else:
+                failures.append((name, f"rollback did not delete it: {result.reason}"))
         return done
 
     def _stack_exports(self, elapsed: float) -> dict[str, Any]:
@@ -477,16 +502,14 @@ class Runner:
                 return
             handler.collect(self.run.plan_step(handler.res))
 
-        collected = self._scheduler().run(nodes, self.graph.deps, collect, policy="continue")
+        # With --target, what the selected resources need is read too (never deleted): their
+        # delete queries may use its exports.
+        needed = self.graph.closure(nodes)
+        readable = tuple(n for n in self.graph.order if n in needed)
+        collected = self._scheduler().run(readable, self.graph.deps, collect, policy="continue")
         self._raise_unexpected(collected)
         self._check_interrupted()
-        errors = [
-            (name, r.error)
-            for name, r in collected.items()
-            if r.status == "failed" and isinstance(r.error, StackDeployError)
-        ]
-        if errors:
-            raise PlanErrors(errors)
+        _raise_plan_errors(collected)
         # Every export is known now: a delete query sees them all, as in a sequential run.
         self.run.state.whole_manifest = True
 
@@ -511,13 +534,7 @@ class Runner:
         )
         self._raise_unexpected(planned)
         self._check_interrupted()
-        errors = [
-            (name, r.error)
-            for name, r in planned.items()
-            if r.status == "failed" and isinstance(r.error, StackDeployError)
-        ]
-        if errors:
-            raise PlanErrors(errors)
+        _raise_plan_errors(planned)
         return {name: r.value for name, r in planned.items() if r.value is not None}
 
     def _teardown(self, plans: dict[str, ResourcePlan] | None = None) -> RunResult:
@@ -575,6 +592,7 @@ class Runner:
                 reason = f"failed: {text}"
             else:
                 reason = f"{result.status.replace('_', ' ')}: {result.reason}"
+                emit(result.status, name, message=result.reason)
             final.append(
                 ResourcePlan(
                     name=name,

@@ -92,6 +92,13 @@ class RunState:
         # Told the tokens in flight whenever they change (the stack lock records them).
         self.on_in_flight: Callable[[list[str]], None] | None = None
 
+    def resume(self, run_id: str) -> None:
+        """Take the id of the run this one resumes (its tokens, so what it sent is repeated
+        exactly); what was rendered with the old id is rendered again."""
+        with self._lock:
+            self.run_id = run_id
+            self._scoped_globals.clear()
+
     @property
     def tokens(self) -> dict[str, str]:
         """Each resource's idempotency token: a UUIDv4 per resource per run (derived from the

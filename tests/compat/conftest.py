@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from stackdeploy.cli import main
+from tests.conftest import sandbox_resources
 
 STACK_COMMANDS = ("build", "plan", "test", "teardown", "query")
 
@@ -62,12 +63,7 @@ class Cli:
 
     def resources(self) -> list[dict[str, Any]]:
         """What the sandbox state file holds, every account and region."""
-        result = CliRunner().invoke(
-            main, ["sandbox", "list", "--state", str(self.state), "--output", "json"]
-        )
-        assert result.exit_code == 0, result.output
-        data = json.loads(result.stdout)
-        return data if isinstance(data, list) else data.get("resources", [])
+        return sandbox_resources(self.state)
 
 
 @pytest.fixture

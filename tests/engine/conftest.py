@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from stackdeploy.cli import main
+from tests.conftest import sandbox_resources
 
 STACKS = Path(__file__).resolve().parent.parent / "data" / "stacks"
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples" / "manifests"
@@ -41,12 +42,7 @@ class StackCli:
 
     def resources(self) -> list[dict[str, Any]]:
         """What the sandbox holds (every account and region)."""
-        result = CliRunner().invoke(
-            main, ["sandbox", "list", "--state", str(self.state), "--output", "json"]
-        )
-        assert result.exit_code == 0, result.output
-        data = json.loads(result.stdout)
-        return data if isinstance(data, list) else data.get("resources", [])
+        return sandbox_resources(self.state)
 
 
 @pytest.fixture

@@ -20,7 +20,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO_ROOT, SandboxProcess, start_sandbox_process, stop_sandbox_process
+from tests.conftest import (
+    REPO_ROOT,
+    SandboxProcess,
+    resource_counts,
+    sandbox_resources,
+    start_sandbox_process,
+    stop_sandbox_process,
+)
 
 MIXED = Path(__file__).resolve().parent.parent / "data" / "stacks" / "mixed"
 STACK_TAGS = [
@@ -52,20 +59,7 @@ def start(*args: str, url: str, cwd: Path) -> subprocess.Popen[str]:
 
 
 def types(server: SandboxProcess) -> Counter[str]:
-    """How many resources of each type the sandbox holds (``sandbox list``)."""
-    listing = subprocess.run(
-        [sys.executable, "-m", "stackdeploy", "sandbox", "list", "--state", str(server.state_path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=REPO_ROOT,
-    ).stdout
-    counts: Counter[str] = Counter()
-    for line in listing.splitlines()[1:]:
-        parts = line.split()
-        if len(parts) >= 4 and parts[2].startswith("AWS::"):
-            counts[parts[2]] += 1
-    return counts
+    return resource_counts(server.state_path)
 
 
 def create(server: SandboxProcess, type_name: str, state: dict[str, Any]) -> str:
@@ -91,23 +85,9 @@ def test_duplicates_are_named_refused_and_torn_down(server: SandboxProcess, tmp_
     # A second security group (query file, found by its tags) and a second queue
     # (declarative) with the stack's tags: what an interrupted older tool leaves behind.
     vpc = next(
-        line.split()[3]
-        for line in subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "stackdeploy",
-                "sandbox",
-                "list",
-                "--state",
-                str(server.state_path),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=REPO_ROOT,
-        ).stdout.splitlines()
-        if " AWS::EC2::VPC " in line
+        r["identifier"]
+        for r in sandbox_resources(server.state_path)
+        if r["type"] == "AWS::EC2::VPC"
     )
     extra_sg = create(
         server,

@@ -23,7 +23,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO_ROOT, SandboxProcess, start_sandbox_process, stop_sandbox_process
+from tests.conftest import (
+    REPO_ROOT,
+    resource_counts,
+    start_sandbox_process,
+    stop_sandbox_process,
+)
 
 STACK = Path(__file__).resolve().parent.parent / "data" / "stacks" / "mixed"
 EXPECTED = Counter(
@@ -70,22 +75,6 @@ def requests_seen(client: Any) -> int:
     return count
 
 
-def resources(server: SandboxProcess) -> Counter[str]:
-    listing = subprocess.run(
-        [sys.executable, "-m", "stackdeploy", "sandbox", "list", "--state", str(server.state_path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=REPO_ROOT,
-    ).stdout
-    counts: Counter[str] = Counter()
-    for line in listing.splitlines()[1:]:
-        parts = line.split()
-        if len(parts) >= 4 and parts[2].startswith("AWS::"):
-            counts[parts[2]] += 1
-    return counts
-
-
 def trial(tmp_path: Path, sig: signal.Signals, step: int) -> None:
     server = start_sandbox_process(tmp_path / "state.db", *LATENCY)
     try:
@@ -107,7 +96,9 @@ def trial(tmp_path: Path, sig: signal.Signals, step: int) -> None:
         again = cli("build", str(STACK), "dev", url=server.url, cwd=tmp_path)
         out, err = again.communicate(timeout=120)
         assert again.returncode == 0, f"re-run after {sig.name} at step {step}: {err}"
-        assert resources(server) == EXPECTED, f"{sig.name} at step {step}: {resources(server)}"
+        assert resource_counts(server.state_path) == EXPECTED, (
+            f"{sig.name} at step {step}: {resource_counts(server.state_path)}"
+        )
         plan = cli("plan", str(STACK), "dev", "--detailed-exitcode", url=server.url, cwd=tmp_path)
         out, err = plan.communicate(timeout=120)
         assert plan.returncode == 0, f"plan after {sig.name} at step {step}: {out}{err}"

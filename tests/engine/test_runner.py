@@ -502,3 +502,48 @@ def test_creating_a_named_resource_does_not_list_its_type(make: Make, cloud: Mem
     )
     make(manifest).build()
     assert cloud.count("list") == 0
+
+
+def test_teardown_target_reads_the_exports_its_resources_use(
+    make: Make, cloud: MemoryCloud
+) -> None:
+    manifest = (
+        "name: s\nproviders: [awscc]\nresources:\n"
+        "  - name: a\n    resource_type: awscc.sqs.queues\n    exports:\n      - arn: qarn\n"
+        "  - name: b\n    resource_type: awscc.sqs.queues\n    props:\n"
+        "      - name: tags\n        value: [{Key: source, Value: '{{ qarn }}'}]\n"
+    )
+    make(manifest).build()
+    result = make(manifest, targets=("b",)).teardown()
+    assert [(r.name, r.action) for r in result.plan.resources] == [("b", "delete")]
+    assert len(cloud.of_type(QUEUE)) == 1  # a is read (its export), never deleted
+
+
+def test_a_rollback_that_cannot_delete_is_a_failure(make: Make, cloud: MemoryCloud) -> None:
+    manifest = (
+        "name: s\nproviders: [awscc]\nresources:\n"
+        "  - name: base\n    resource_type: awscc.sns.topics\n"
+        "  - name: top\n    resource_type: awscc.s3.buckets\n    depends_on: [base]\n"
+        "    props:\n      - name: bucket_name\n        value: s-top\n"
+    )
+    cloud.fail(BUCKET, "CREATE", "InvalidRequest", "nope")
+    cloud.fail(TOPIC, "DELETE", "AccessDenied", "no sns:DeleteTopic")
+    result = make(manifest, on_failure="rollback").build()
+    assert result.rolled_back == []
+    names = [name for name, _ in result.failures]
+    assert names == ["top", "base"]
+    assert "rollback could not delete it" in result.failures[1][1]
+
+
+def test_a_resumed_run_renders_with_the_dead_runs_tokens(make: Make) -> None:
+    manifest = (
+        "name: s\nproviders: [awscc]\nglobals:\n  - name: tok\n    value: 't-{{ idempotency_token }}'\n"
+        "resources:\n  - name: a\n    resource_type: awscc.sqs.queues\n"
+    )
+    runner = make(manifest)
+    res = runner.stack.resources[0]
+    before = runner.run.state.scoped_globals(res)["tok"]
+    runner.run.state.resume("dead-run")
+    after = runner.run.state.scoped_globals(res)["tok"]
+    assert before != after
+    assert after == "t-" + runner.run.state.tokens["a"]

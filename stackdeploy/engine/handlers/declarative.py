@@ -506,7 +506,10 @@ class DeclarativeHandler(BaseHandler):
             if present
             else "absent",
             depends_on=self.depends_on,
-            dml=(delete_sql(self.schema, self.identifier, self.region),)
+            dml=tuple(
+                delete_sql(self.schema, identifier, self.region)
+                for identifier in (self.duplicates or [self.identifier])
+            )
             if present and self.identifier is not None
             else (),
         )

@@ -332,11 +332,7 @@ class QueryFileHandler(BaseHandler):
         if exists is not None:
             sql = self.try_render(exists)
             if sql is None:
-                d.unknown = True
-                d.notes.append("presence known only after the resources it uses are applied")
-                self._preview(step, d)
-                self.discovery = d
-                return d
+                return self._presence_unknown(step, d)
             attempts, delay = self.retries(exists) if retried else (1, 0.0)
             found = self.check(step, exists, sql=sql, attempts=attempts, delay=delay)
             d.found = found.present
@@ -355,11 +351,7 @@ class QueryFileHandler(BaseHandler):
             assert statecheck is not None
             sql = self.try_render(statecheck)
             if sql is None:
-                d.unknown = True
-                d.notes.append("presence known only after the resources it uses are applied")
-                self._preview(step, d)
-                self.discovery = d
-                return d
+                return self._presence_unknown(step, d)
             attempts, delay = self.retries(statecheck) if retried else (1, 0.0)
             d.found = d.correct = self.check(
                 step, statecheck, sql=sql, attempts=attempts, delay=delay
@@ -368,6 +360,15 @@ class QueryFileHandler(BaseHandler):
             self._diff_inputs(step, d)
         else:
             self._preview(step, d)
+        self.discovery = d
+        return d
+
+    def _presence_unknown(self, step: Step, d: Discovery) -> Discovery:
+        """The check query needs values known only after apply: planned as a create whose
+        presence is decided when the resource's turn comes."""
+        d.unknown = True
+        d.notes.append("presence known only after the resources it uses are applied")
+        self._preview(step, d)
         self.discovery = d
         return d
 

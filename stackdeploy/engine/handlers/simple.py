@@ -14,6 +14,7 @@ import dataclasses
 import json
 import logging
 import subprocess
+from collections.abc import Callable
 from typing import Any
 
 from stackdeploy.engine.context import Run, Step
@@ -138,7 +139,31 @@ class QueryHandler(QueryFileHandler, InlineSql):
         return None
 
 
-class CommandHandler(QueryFileHandler, InlineSql):
+class EveryBuild:
+    """What ``command`` and ``script`` resources share: they run on every build (the plan
+    says so with the reason ``<label>: runs on every build``) and nowhere else."""
+
+    label = ""
+    last_plan: ResourcePlan
+
+    def runs_on_apply(self, plan: ResourcePlan) -> bool:
+        return plan.reason == f"{self.label}: runs on every build"
+
+    def done_message(self, plan: ResourcePlan) -> str:
+        return f"{self.label} ran" if self.runs_on_apply(plan) else "skipped"
+
+    def due(
+        self, plan: ResourcePlan, replanned: Callable[[], ResourcePlan] | None
+    ) -> ResourcePlan | None:
+        """The plan to carry out (``replanned()`` when the plan must be made again), or None
+        when there is nothing to run (:attr:`last_plan` then holds the plan)."""
+        if replanned is not None:
+            plan = replanned()
+        self.last_plan = plan
+        return plan if self.runs_on_apply(plan) else None
+
+
+class CommandHandler(EveryBuild, QueryFileHandler, InlineSql):
     """``type: command``: DML on every build."""
 
     kind = "command"
@@ -197,17 +222,13 @@ class CommandHandler(QueryFileHandler, InlineSql):
                 return ()
             raise
 
-    def runs_on_apply(self, plan: ResourcePlan) -> bool:
-        return plan.reason == "command: runs on every build"
-
-    def done_message(self, plan: ResourcePlan) -> str:
-        return "command ran" if self.runs_on_apply(plan) else super().done_message(plan)
+    label = "command"
 
     def apply(self, plan: ResourcePlan, step: Step, *, replan: bool) -> ResourcePlan:
-        if replan:
-            plan = self.plan(step, "build")
-        if not self.runs_on_apply(plan):
-            return plan
+        todo = self.due(plan, (lambda: self.plan(step, "build")) if replan else None)
+        if todo is None:
+            return self.last_plan
+        plan = todo
         self.fresh()
         if self.res.sql is not None:
             sql = self.render_sql(self.query_context())
@@ -232,7 +253,7 @@ class CommandHandler(QueryFileHandler, InlineSql):
         return None
 
 
-class ScriptHandler(BaseHandler):
+class ScriptHandler(EveryBuild, BaseHandler):
     """``type: script``: ``run`` with ``sh -c`` on every build."""
 
     kind = "script"
@@ -260,17 +281,13 @@ class ScriptHandler(BaseHandler):
         self.evaluated()
         return self.skip("script: runs on every build")
 
-    def runs_on_apply(self, plan: ResourcePlan) -> bool:
-        return plan.reason == "script: runs on every build"
-
-    def done_message(self, plan: ResourcePlan) -> str:
-        return "script ran" if self.runs_on_apply(plan) else super().done_message(plan)
+    label = "script"
 
     def apply(self, plan: ResourcePlan, step: Step, *, replan: bool) -> ResourcePlan:
-        if replan:
-            plan = self.plan(step, "build")
-        if not self.runs_on_apply(plan):
-            return plan
+        todo = self.due(plan, (lambda: self.plan(step, "build")) if replan else None)
+        if todo is None:
+            return self.last_plan
+        plan = todo
         self.run.cancel.check(f"script {self.res.name}")
         command = self.render_run()
         self.run.show_query(self.res, "run", command)
