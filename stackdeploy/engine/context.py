@@ -17,7 +17,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -86,6 +87,8 @@ class Run:
         # Per target client key: its plan-time read cache and its tag index.
         self._target_reads: dict[tuple[Any, ...], ReadCache] = {}
         self._target_tags: dict[tuple[Any, ...], StackTags] = {}
+        # Set while the validating pass runs (see :meth:`offline`): every client is this one.
+        self._offline: CloudControlAPI | None = None
 
     # -- where and as whom each resource's calls go ----------------------------------------
 
@@ -108,14 +111,38 @@ class Run:
     def cloud_for(self, res: ResourceDef) -> CloudControlAPI:
         """The client the resource's calls go through."""
         target = self.target_for(res)
+        if self._offline is not None:
+            return self._offline
         if target is None or self.clouds is None or not (target.identity or target.region):
             return self.cloud
         return self.clouds(target)
 
+    @property
+    def is_offline(self) -> bool:
+        """True while the validating pass runs against an empty, read-only account."""
+        return self._offline is not None
+
+    @contextmanager
+    def offline(self) -> Iterator[None]:
+        """Plan against an empty account that refuses changes (:class:`OfflineCloud`): every
+        resource is absent, nothing is read. ``build`` and ``teardown`` validate the stack this
+        way before they take the lock; the plan-time caches are dropped on the way out."""
+        from stackdeploy.cloud.offline import OfflineCloud
+
+        offline = OfflineCloud(self.region)
+        self._offline = offline
+        self.tags = StackTags(offline, self.stack.name, self.stack.env)
+        self.plan_reads = ReadCache(offline)
+        try:
+            yield
+        finally:
+            self._offline = None
+            self.forget_plan_reads()
+
     def tags_for(self, res: ResourceDef) -> StackTags:
         """The stack's tag index as the resource's client sees it (its account)."""
         target = self.target_for(res)
-        if target is None or self.clouds is None or not target.identity:
+        if target is None or self.clouds is None or not target.identity or self.is_offline:
             return self.tags
         key = target.key()
         with self._lock:
@@ -129,7 +156,7 @@ class Run:
     def _plan_reads_for(self, res: ResourceDef | None) -> ReadCache:
         target = self.target_for(res) if res is not None else None
         cloud = self.cloud_for(res) if res is not None else self.cloud
-        if target is None or cloud is self.cloud:
+        if target is None or cloud is self.cloud or self.is_offline:
             return self.plan_reads
         key = target.key()
         with self._lock:

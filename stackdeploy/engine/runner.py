@@ -312,12 +312,12 @@ class Runner:
             return self._build(before_apply)
         if not self.run.options.lock:
             return self._build(before_apply)
-        # Validate the whole stack before touching the account (not even the lock), then
-        # plan again under the lock: what is applied is what the run holding it planned.
-        with self._quietly():
+        # Validate the whole stack before touching the account (not even the lock), against
+        # an empty read-only account so nothing is read twice; then plan under the lock: what
+        # is applied is what the run holding it read and planned.
+        with self._quietly(), self.run.offline():
             self._plan_all("build", self.selected())
         with self.locked("build"):
-            self._fresh_reads()
             return self._build(before_apply)
 
     @contextmanager
@@ -332,10 +332,6 @@ class Runner:
             yield
         finally:
             self.run.emit = emit
-
-    def _fresh_reads(self) -> None:
-        """Forget what planning read (the lock was taken since: read the account again)."""
-        self.run.forget_plan_reads()
 
     def _build(self, before_apply: Callable[[Plan], Plan] | None = None) -> RunResult:
         nodes = self.selected()
@@ -480,12 +476,12 @@ class Runner:
             return self._teardown()
         if not self.run.options.lock:
             return self._teardown()
-        # Validate before touching the account (not even the lock), then plan again under
-        # the lock: what is deleted is what was planned by the run holding it.
-        with self._quietly():
+        # Validate before touching the account (not even the lock; against an empty
+        # read-only account), then plan under the lock: what is deleted is what was planned
+        # by the run holding it.
+        with self._quietly(), self.run.offline():
             self._plan_teardown(self.selected(reverse=True))
         with self.locked("teardown"):
-            self._fresh_reads()
             return self._teardown()
 
     def _plan_teardown(self, nodes: tuple[str, ...]) -> dict[str, ResourcePlan]:

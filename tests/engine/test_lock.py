@@ -26,6 +26,7 @@ from stackdeploy.engine.lock import (
     lock_name,
 )
 from stackdeploy.engine.state import RunState, idempotency_token
+from stackdeploy.errors import StackDeployError
 from stackdeploy.manifest import load_stack
 from tests.engine.fakes import MemoryCloud
 from tests.engine.test_runner import QUEUE, background, queues
@@ -156,6 +157,52 @@ def test_plan_and_test_only_read_the_lock(tmp_path: Path, caplog: pytest.LogCapt
         runner(tmp_path, cloud, queues("a"), dry_run=True).build()
     assert caplog.text.count("is locked by ci@runner-7") == 3
     assert held(cloud) is not None and held(cloud).run_id == "dead-run"
+
+
+COUNTER = (
+    "  - name: census\n    type: query\n"
+    "    sql: SELECT COUNT(*) AS queues FROM awscc.sqs.queues WHERE region = 'us-east-1'\n"
+    "    exports: [queues]\n"
+    "  - name: tagged\n    resource_type: awscc.sqs.queues\n    props:\n"
+    "      - name: tags\n        value: [{Key: seen, Value: '{{ queues }}'}]\n"
+)
+
+
+def test_a_no_change_build_reads_each_resource_once(tmp_path: Path) -> None:
+    # The stack is validated before the lock is taken and planned under it: the validating
+    # pass reads nothing, so a build that changes nothing costs what a plan costs.
+    cloud = MemoryCloud()
+    names = [f"q{i}" for i in range(20)]
+    runner(tmp_path, cloud, queues(*names)).build()
+    cloud.calls.clear()
+    result = runner(tmp_path, cloud, queues(*names)).build()
+    assert {r.action for r in result.plan.resources} == {"noop"}
+    assert cloud.count("get", QUEUE) == 20
+    assert cloud.count("tagged") == 1 and cloud.count("list") == 0
+    assert [c.op for c in cloud.calls if c.type_name == QUEUE and c.op != "get"] == []
+    assert held(cloud) is None
+
+
+def test_validation_before_the_lock_reads_nothing(tmp_path: Path) -> None:
+    cloud = MemoryCloud()
+    bad = queues("a", "b").replace("value: 30", "value: '{{ nowhere }}'", 2)
+    with pytest.raises(StackDeployError, match="nowhere"):
+        runner(tmp_path, cloud, bad).build()
+    assert cloud.calls == []  # not a read, not the lock
+
+
+def test_query_resources_run_once_under_the_lock(tmp_path: Path) -> None:
+    # A query resource's rows come from the account: the validating pass checks its SQL but
+    # leaves its exports unknown (an empty account would answer other rows), then the plan
+    # under the lock runs it.
+    cloud = MemoryCloud()
+    runner(tmp_path, cloud, queues("a")).build()
+    cloud.calls.clear()
+    result = runner(tmp_path, cloud, queues("a", extra=COUNTER)).build()
+    assert cloud.count("list", QUEUE) == 1  # the census, once
+    seen = [t for m in cloud.of_type(QUEUE) for t in m.get("Tags", []) if t["Key"] == "seen"]
+    assert seen == [{"Key": "seen", "Value": "1"}]
+    assert [r.action for r in result.plan.resources] == ["noop", "skip", "create"]
 
 
 def test_no_permission_says_how_to_grant_or_opt_out(tmp_path: Path) -> None:
