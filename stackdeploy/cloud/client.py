@@ -226,8 +226,22 @@ class CloudControl:
 
     # -- the single call path ----------------------------------------------------------------
 
-    def _call(self, service: str, region: str, operation: str, what: str, **params: Any) -> Any:
-        """One API call: rate-limited, retried on throttling/transient errors, errors mapped."""
+    def _call(
+        self,
+        service: str,
+        region: str,
+        operation: str,
+        what: str,
+        *,
+        expect: str | None = None,
+        **params: Any,
+    ) -> Any:
+        """One API call: rate-limited, retried on throttling/transient errors, errors mapped.
+
+        ``expect``: the key every complete answer holds. An answer without it (an endpoint
+        that died while answering can leave a success status with an empty body) is retried
+        like a broken connection, never read as an empty result: an empty GetResource would
+        plan an update, a missing ProgressEvent would lose a request."""
         from botocore.exceptions import (
             BotoCoreError,
             ClientError,
@@ -250,7 +264,7 @@ class CloudControl:
         while True:
             self.limiter.acquire()
             try:
-                return method(**params)
+                response = method(**params)
             except ClientError as exc:
                 error = exc.response.get("Error", {})
                 code = str(error.get("Code") or "Unknown")
@@ -305,6 +319,19 @@ class CloudControl:
                 ) from exc
             except BotoCoreError as exc:
                 raise CloudControlError(f"{what}: {exc}") from exc
+            if expect is None or expect in response:
+                return response
+            # A mutation retried carries the same ClientToken: answered again, not made twice.
+            if attempt < self.config.max_network_retries:
+                self._backoff(attempt)
+                attempt += 1
+                continue
+            raise CloudControlError(
+                f"{what}: the {service} endpoint answered without {expect} "
+                f"(after {attempt + 1} attempts)",
+                error_code="IncompleteResponse",
+                hint="check --endpoint-url, or that the sandbox is running",
+            )
 
     def _backoff_delay(self, attempt: int) -> float:
         return backoff_delay(
@@ -314,8 +341,10 @@ class CloudControl:
     def _backoff(self, attempt: int) -> None:
         self.sleep(self._backoff_delay(attempt))
 
-    def _cc(self, region: str, operation: str, what: str, **params: Any) -> Any:
-        return self._call("cloudcontrol", region, operation, what, **params)
+    def _cc(
+        self, region: str, operation: str, what: str, *, expect: str | None = None, **params: Any
+    ) -> Any:
+        return self._call("cloudcontrol", region, operation, what, expect=expect, **params)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -333,6 +362,7 @@ class CloudControl:
                 region,
                 "get_resource",
                 _describe("GetResource", type_name, ident, region),
+                expect="ResourceDescription",
                 TypeName=type_name,
                 Identifier=ident,
             )
@@ -380,6 +410,7 @@ class CloudControl:
             region,
             "get_resource_request_status",
             f"GetResourceRequestStatus {request_token} in {region}",
+            expect="ProgressEvent",
             RequestToken=request_token,
         )
         return ProgressEvent.from_api(response["ProgressEvent"])
@@ -424,6 +455,7 @@ class CloudControl:
             region,
             "cancel_resource_request",
             f"CancelResourceRequest {request_token} in {region}",
+            expect="ProgressEvent",
             RequestToken=request_token,
         )
         return ProgressEvent.from_api(response["ProgressEvent"])
@@ -571,7 +603,9 @@ class CloudControl:
         resubmits = 0
         while True:
             try:
-                response = self._cc(region, api, what, ClientToken=token, **params)
+                response = self._cc(
+                    region, api, what, expect="ProgressEvent", ClientToken=token, **params
+                )
             except CloudControlError as exc:
                 if operation == "DELETE" and exc.error_code == "ResourceNotFoundException":
                     return ProgressEvent(

@@ -466,3 +466,73 @@ def test_tagged_resources_asks_for_pages_of_100(tmp_path: Path, clock: FakeClock
     assert len(found) == 150
     operations = [json.loads(line)["operation"] for line in log.read_text().splitlines()]
     assert operations == ["GetResources", "GetResources"]  # not 3 pages of the default 50
+
+
+# -- an endpoint that dies while answering ---------------------------------------------------
+
+
+class _Scripted:
+    """A loopback HTTP endpoint answering each request with the next scripted JSON body
+    (status 200), as an endpoint that dies mid-answer can leave an empty success."""
+
+    def __init__(self, bodies: list[dict[str, Any]]) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.bodies = list(bodies)
+        self.operations: list[str] = []
+        self.tokens: list[str | None] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                sent = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                outer.tokens.append(sent.get("ClientToken"))
+                outer.operations.append(self.headers.get("X-Amz-Target", "").split(".")[-1])
+                body = json.dumps(outer.bodies.pop(0) if outer.bodies else {}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-amz-json-1.0")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_an_answer_without_its_result_is_retried_not_read_as_empty(clock: FakeClock) -> None:
+    described = {
+        "TypeName": BUCKET,
+        "ResourceDescription": {"Identifier": "b", "Properties": '{"BucketName": "b"}'},
+    }
+    endpoint = _Scripted([{}, described])
+    try:
+        with make_cloud(endpoint.url, clock) as cloud:
+            # Read as {} this would be a bucket with no properties: an update to plan.
+            assert cloud.get_resource(BUCKET, "b") == {"BucketName": "b"}
+        assert endpoint.operations == ["GetResource", "GetResource"]
+    finally:
+        endpoint.close()
+
+
+def test_an_incomplete_answer_to_a_mutation_is_a_clear_error(clock: FakeClock) -> None:
+    endpoint = _Scripted([])
+    try:
+        with make_cloud(endpoint.url, clock) as cloud, pytest.raises(CloudControlError) as info:
+            cloud.create_resource(BUCKET, {"BucketName": "b"}, client_token="t-1")
+        assert info.value.error_code == "IncompleteResponse"
+        assert "answered without ProgressEvent" in str(info.value)
+        # Every retry was the same submission (one ClientToken): never a second resource.
+        assert set(endpoint.operations) == {"CreateResource"}
+        assert set(endpoint.tokens) == {"t-1"}
+        assert len(endpoint.operations) == cloud.config.max_network_retries + 1
+    finally:
+        endpoint.close()
