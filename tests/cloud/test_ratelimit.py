@@ -7,13 +7,13 @@ import time
 
 import pytest
 
-from stackdeploy.cloud.ratelimit import RateLimiter
+from stackdeploy.cloud.ratelimit import GUARD, RateLimiter
 from tests.cloud.fakes import FakeClock
 
 
 def test_burst_is_free_then_rate_applies() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(20, burst=10, clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter(20, burst=10, clock=clock, sleep=clock.sleep, guard=0.0)
     waits = [limiter.acquire() for _ in range(10)]
     assert waits == [0.0] * 10
     assert clock.elapsed == 0
@@ -86,7 +86,7 @@ def _most_in_one_second(times: list[float]) -> int:
 def test_a_burst_never_adds_to_the_rate_within_one_second() -> None:
     # The bucket alone would let 10 (the burst) + 20 (the rate) through in the first second.
     clock = FakeClock()
-    limiter = RateLimiter(20, burst=10, clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter(20, burst=10, clock=clock, sleep=clock.sleep, guard=0.0)
     sent = []
     for _ in range(100):
         limiter.acquire()
@@ -94,6 +94,30 @@ def test_a_burst_never_adds_to_the_rate_within_one_second() -> None:
     assert sent[:10] == [0.0] * 10  # the burst still goes out at once
     assert _most_in_one_second(sent) == 20
     assert sent[-1] == pytest.approx(90 / 20)  # the long-run rate is unchanged
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_guard_keeps_the_server_within_the_rate_despite_jitter(seed: int) -> None:
+    # Each request reaches the server up to 90 ms after it left the limiter (threads,
+    # serialisation, the server's queue): counted at the server, a window of exactly one
+    # second lets more than the rate into one second; the guard does not.
+    import random
+
+    def arrivals(guard: float) -> list[float]:
+        rng = random.Random(seed)
+        clock = FakeClock()
+        limiter = RateLimiter(20, burst=10, clock=clock, sleep=clock.sleep, guard=guard)
+        out = []
+        for _ in range(200):
+            limiter.acquire()
+            out.append(clock.elapsed + rng.uniform(0.0, 0.09))
+        return out
+
+    assert _most_in_one_second(arrivals(0.0)) > 20
+    guarded = arrivals(GUARD)
+    assert _most_in_one_second(guarded) <= 20
+    # The price: the long-run rate is rate / (1 + guard), not less.
+    assert max(guarded) <= 190 / (20 / (1 + GUARD)) + 0.1
 
 
 def test_bursts_after_idle_gaps_stay_within_the_rate() -> None:
