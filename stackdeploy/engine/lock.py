@@ -167,6 +167,10 @@ class StackLock:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _pending: tuple[str, ...] | None = None
     _writer: threading.Thread | None = None
+    # The tokens of the latest set queued or written: a set holding no other token is not
+    # written (see record_in_flight).
+    _promised: frozenset[str] = frozenset()
+    _closing: bool = False
 
     @property
     def name(self) -> str:
@@ -230,6 +234,7 @@ class StackLock:
                     region=self.region,
                 )
                 self.held = Acquired(record, record.to_json())
+                self._fresh_writes()
                 return self.held
             except CloudControlError as exc:
                 if _busy(exc) and self.clock() < busy_until:
@@ -286,7 +291,15 @@ class StackLock:
             holder.describe() if holder else "an unreadable lock record",
         )
         self.held = Acquired(record, record.to_json(), resumed=holder)
+        self._fresh_writes()
         return self.held
+
+    def _fresh_writes(self) -> None:
+        """A lock just taken: its record is what has been written so far."""
+        with self._lock:
+            self._closing = False
+            self._pending = None
+            self._promised = frozenset(self.held.record.in_flight if self.held else ())
 
     def _unavailable(self, exc: CloudControlError) -> StackDeployError:
         if exc.error_code and exc.error_code.startswith(("AccessDenied", "UnauthorizedOperation")):
@@ -301,16 +314,20 @@ class StackLock:
 
     def record_in_flight(self, tokens: Iterable[str]) -> None:
         """Remember the run's requests in flight in the lock (written in the background,
-        coalesced: at most one write at a time, always of the latest set)."""
+        coalesced: at most one write at a time, always of the latest set).
+
+        Only a set with a request not yet recorded is written. A record that still lists
+        requests which have ended costs a run that resumes this one nothing (it finds them
+        ended at once), while each write is a Cloud Control request of its own: writing the
+        set every time it shrinks would add lock writes at the end of every run."""
         if self.held is None:
             return
         current = tuple(tokens)  # oldest first (the run state's order)
         with self._lock:
-            if self._pending == current or (
-                self._pending is None and current == self.held.record.in_flight
-            ):
+            if self._closing or set(current) <= self._promised:
                 return
             self._pending = current
+            self._promised = frozenset(current)
             if self._writer is not None and self._writer.is_alive():
                 return
             self._writer = threading.Thread(target=self._write_loop, name="stack-lock", daemon=True)
@@ -321,7 +338,7 @@ class StackLock:
             with self._lock:
                 pending = self._pending
                 self._pending = None
-            if pending is None or self.held is None:
+            if pending is None or self.held is None or self._closing:
                 return
             self._write(in_flight=pending)
 
@@ -352,11 +369,18 @@ class StackLock:
             )
         except CloudControlError as exc:
             log.warning("could not update the stack lock: %s", exc)
+            with self._lock:
+                # Not written: the next new request writes the whole set again.
+                self._promised = frozenset(held.record.in_flight)
             return
         self.held = replace(held, record=record, value=text)
 
     def release(self) -> None:
-        """Give the lock back (delete it), after the writes in progress."""
+        """Give the lock back (delete it), after the write in progress (none is started
+        from now on: the record is about to go)."""
+        with self._lock:
+            self._closing = True
+            self._pending = None
         held, writer = self.held, self._writer
         if held is None:
             return

@@ -22,6 +22,7 @@ from stackdeploy.engine.lock import (
     LockHeld,
     LockRecord,
     LockUnavailable,
+    StackLock,
     _process_start,
     lock_name,
 )
@@ -203,6 +204,31 @@ def test_query_resources_run_once_under_the_lock(tmp_path: Path) -> None:
     seen = [t for m in cloud.of_type(QUEUE) for t in m.get("Tags", []) if t["Key"] == "seen"]
     assert seen == [{"Key": "seen", "Value": "1"}]
     assert [r.action for r in result.plan.resources] == ["noop", "skip", "create"]
+
+
+def test_only_new_requests_are_written_to_the_lock(tmp_path: Path) -> None:
+    # Each write is a Cloud Control request: a set that only shrank (requests ended) is not
+    # written, and nothing is written once the lock is being released.
+    cloud = MemoryCloud()
+    lock = StackLock(cloud, "s", "dev", "us-east-1", clock=cloud.clock, sleep=cloud.clock.sleep)
+    lock.acquire()
+
+    def record(*tokens: str) -> None:
+        lock.record_in_flight(tokens)
+        if lock._writer is not None:
+            lock._writer.join(10)
+
+    record("a")
+    record()
+    record("a", "b")
+    record("b")
+    assert cloud.count("update", LOCK_TYPE) == 2
+    assert held(cloud) is not None and held(cloud).in_flight == ("a", "b")
+    record("b", "c")
+    assert held(cloud).in_flight == ("b", "c")
+    lock.release()
+    lock.record_in_flight(("d",))
+    assert cloud.count("update", LOCK_TYPE) == 3 and held(cloud) is None
 
 
 def test_no_permission_says_how_to_grant_or_opt_out(tmp_path: Path) -> None:
