@@ -17,6 +17,7 @@ clients with what a deployment tool needs and botocore does not give:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
@@ -507,6 +508,7 @@ class CloudControl:
         client_token: str | None = None,
         timeout_minutes: float | None = None,
         on_event: EventCallback | None = None,
+        first_poll: float | None = None,
     ) -> ProgressEvent:
         """Create a resource and poll to the end; returns the final (SUCCESS) event."""
         return self._mutate(
@@ -518,6 +520,7 @@ class CloudControl:
             client_token=client_token,
             timeout_minutes=timeout_minutes,
             on_event=on_event,
+            first_poll=first_poll,
         )
 
     def update_resource(
@@ -529,6 +532,7 @@ class CloudControl:
         client_token: str | None = None,
         timeout_minutes: float | None = None,
         on_event: EventCallback | None = None,
+        first_poll: float | None = None,
     ) -> ProgressEvent:
         """Apply RFC 6902 ``patch_ops`` to a resource and poll to the end."""
         ident = _identifier_text(identifier)
@@ -544,6 +548,7 @@ class CloudControl:
             client_token=client_token,
             timeout_minutes=timeout_minutes,
             on_event=on_event,
+            first_poll=first_poll,
         )
 
     def delete_resource(
@@ -554,6 +559,7 @@ class CloudControl:
         client_token: str | None = None,
         timeout_minutes: float | None = None,
         on_event: EventCallback | None = None,
+        first_poll: float | None = None,
     ) -> ProgressEvent:
         """Delete a resource and poll to the end. A resource already gone counts as deleted:
         the FAILED/NotFound event is returned instead of raised."""
@@ -567,6 +573,7 @@ class CloudControl:
             client_token=client_token,
             timeout_minutes=timeout_minutes,
             on_event=on_event,
+            first_poll=first_poll,
         )
 
     def _timeout_seconds(self, timeout_minutes: float | None) -> float:
@@ -588,6 +595,7 @@ class CloudControl:
         client_token: str | None,
         timeout_minutes: float | None,
         on_event: EventCallback | None,
+        first_poll: float | None = None,
     ) -> ProgressEvent:
         region = self._region(region)
         api = {"CREATE": "create_resource", "UPDATE": "update_resource"}.get(
@@ -622,7 +630,15 @@ class CloudControl:
             if callback is not None:
                 callback(event)
             event = self._poll(
-                event, region, deadline, timeout_s, callback, operation, type_name, identifier
+                event,
+                region,
+                deadline,
+                timeout_s,
+                callback,
+                operation,
+                type_name,
+                identifier,
+                first_poll=first_poll,
             )
             if event.status == "SUCCESS":
                 return event
@@ -654,14 +670,18 @@ class CloudControl:
         type_name: str | None,
         identifier: str | None,
         started: float | None = None,
+        first_poll: float | None = None,
     ) -> ProgressEvent:
         """Poll ``event``'s request to its final state (a time-out raises, naming the token)."""
+        policy = self.poll_policy
+        if first_poll is not None:
+            policy = dataclasses.replace(policy, initial=max(0.0, first_poll))
         try:
             return poll_to_completion(
                 event,
                 lambda request_token: self.request_status(request_token, region),
                 deadline=deadline,
-                policy=self.poll_policy,
+                policy=policy,
                 clock=self.clock,
                 sleep=self.sleep,
                 on_event=callback,

@@ -75,6 +75,7 @@ class OfflineCloud:
         client_token: str | None = None,
         timeout_minutes: float | None = None,
         on_event: EventCallback | None = None,
+        first_poll: float | None = None,
     ) -> ProgressEvent:
         raise self._refuse(f"create of {type_name}")
 
@@ -87,6 +88,7 @@ class OfflineCloud:
         client_token: str | None = None,
         timeout_minutes: float | None = None,
         on_event: EventCallback | None = None,
+        first_poll: float | None = None,
     ) -> ProgressEvent:
         raise self._refuse(f"update of {type_name}")
 
@@ -98,6 +100,7 @@ class OfflineCloud:
         client_token: str | None = None,
         timeout_minutes: float | None = None,
         on_event: EventCallback | None = None,
+        first_poll: float | None = None,
     ) -> ProgressEvent:
         raise self._refuse(f"delete of {type_name}")
 

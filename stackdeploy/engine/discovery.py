@@ -218,6 +218,7 @@ class ReadCache:
         client_token: str | None = None,
         timeout_minutes: float | None = None,
         on_event: EventCallback | None = None,
+        first_poll: float | None = None,
     ) -> ProgressEvent:
         seen = self.observer("CREATE", type_name, region) if self.observer else None
         if client_token is None and self.tokens is not None:
@@ -231,6 +232,7 @@ class ReadCache:
                 client_token=client_token,
                 timeout_minutes=timeout_minutes,
                 on_event=_compose(seen, on_event),
+                first_poll=first_poll,
             )
         finally:
             self.forget(type_name)
@@ -244,6 +246,7 @@ class ReadCache:
         client_token: str | None = None,
         timeout_minutes: float | None = None,
         on_event: EventCallback | None = None,
+        first_poll: float | None = None,
     ) -> ProgressEvent:
         seen = self.observer("UPDATE", type_name, region) if self.observer else None
         if client_token is None and self.tokens is not None:
@@ -258,6 +261,7 @@ class ReadCache:
                 client_token=client_token,
                 timeout_minutes=timeout_minutes,
                 on_event=_compose(seen, on_event),
+                first_poll=first_poll,
             )
         finally:
             self.forget(type_name)
@@ -270,6 +274,7 @@ class ReadCache:
         client_token: str | None = None,
         timeout_minutes: float | None = None,
         on_event: EventCallback | None = None,
+        first_poll: float | None = None,
     ) -> ProgressEvent:
         seen = self.observer("DELETE", type_name, region) if self.observer else None
         if client_token is None and self.tokens is not None:
@@ -283,6 +288,7 @@ class ReadCache:
                 client_token=client_token,
                 timeout_minutes=timeout_minutes,
                 on_event=_compose(seen, on_event),
+                first_poll=first_poll,
             )
         finally:
             self.forget(type_name)

@@ -46,6 +46,10 @@ HEARTBEAT = 60.0
 LEASE = 300.0
 #: How long a request on the lock itself that is still running is waited for (seconds).
 BUSY_WAIT = 120.0
+#: Seconds before the first status poll of a request on the lock: they are quick and every
+#: run waits for two of them (taking and giving back), so they are not polled on the slower
+#: schedule of resources.
+LOCK_POLL = 0.05
 #: The SSM parameter value limit (standard tier) bounds the in-flight tokens recorded.
 MAX_VALUE = 4000
 
@@ -232,6 +236,7 @@ class StackLock:
                     LOCK_TYPE,
                     {"Name": self.name, "Type": "String", "Value": record.to_json()},
                     region=self.region,
+                    first_poll=LOCK_POLL,
                 )
                 self.held = Acquired(record, record.to_json())
                 self._fresh_writes()
@@ -277,6 +282,7 @@ class StackLock:
                     {"op": "replace", "path": "/Value", "value": record.to_json()},
                 ],
                 region=self.region,
+                first_poll=LOCK_POLL,
             )
         except CloudControlError as exc:
             if exc.error_code in (
@@ -366,6 +372,7 @@ class StackLock:
                     {"op": "replace", "path": "/Value", "value": text},
                 ],
                 region=self.region,
+                first_poll=LOCK_POLL,
             )
         except CloudControlError as exc:
             log.warning("could not update the stack lock: %s", exc)
@@ -387,7 +394,9 @@ class StackLock:
         if writer is not None:
             writer.join(timeout=30)
         try:
-            self.cloud.delete_resource(LOCK_TYPE, self.name, region=self.region)
+            self.cloud.delete_resource(
+                LOCK_TYPE, self.name, region=self.region, first_poll=LOCK_POLL
+            )
         except CloudControlError as exc:
             log.warning(
                 "could not release the stack lock %s: %s (remove it with `stack-deploy unlock`)",

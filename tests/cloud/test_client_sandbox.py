@@ -180,6 +180,17 @@ def test_first_poll_is_fast_and_retry_after_is_honoured(sandbox_server: Any) -> 
             assert polled_at >= before.retry_after.timestamp() - 0.02
 
 
+def test_first_poll_can_be_sooner_for_one_request(
+    sandbox_server: Any, cloud: CloudControl, clock: FakeClock
+) -> None:
+    name = unique()
+    cloud.create_resource(BUCKET, {"BucketName": name})
+    assert clock.sleeps[0] == pytest.approx(cloud.config.poll_initial)  # the client's schedule
+    clock.sleeps.clear()
+    cloud.delete_resource(BUCKET, name, first_poll=0.05)
+    assert clock.sleeps[0] == pytest.approx(0.05)
+
+
 # -- failures and retries (fault injection, fake clock) --------------------------------------
 
 

@@ -250,6 +250,7 @@ class MemoryCloud:
         client_token: str | None = None,
         timeout_minutes: float | None = None,
         on_event: EventCallback | None = None,
+        first_poll: float | None = None,
     ) -> ProgressEvent:
         state = (
             json.loads(desired)
@@ -282,6 +283,7 @@ class MemoryCloud:
         client_token: str | None = None,
         timeout_minutes: float | None = None,
         on_event: EventCallback | None = None,
+        first_poll: float | None = None,
     ) -> ProgressEvent:
         import jsonpatch
 
@@ -314,6 +316,7 @@ class MemoryCloud:
         client_token: str | None = None,
         timeout_minutes: float | None = None,
         on_event: EventCallback | None = None,
+        first_poll: float | None = None,
     ) -> ProgressEvent:
         ident = _text(identifier)
         self._log("delete", type_name, ident)
