@@ -957,9 +957,7 @@ class QueryFileHandler(BaseHandler):
         def rows_left() -> list[dict[str, Any]]:
             return self.rows(step, anchor, check_sql)
 
-        left = attempt(
-            rows_left, lambda r: not r, attempts=checks, delay=check_delay, sleep=self.run.sleep
-        )
+        left = self.retrying(step, rows_left, lambda r: not r, attempts=checks, delay=check_delay)
         if (
             left
             and interpret_check(
