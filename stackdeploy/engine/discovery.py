@@ -443,6 +443,12 @@ class StackTags:
                     index.setdefault(name, []).append(arn)
         except CloudControlError:
             index = None  # no permission or no tagging API here: fall back to listing
+        except BaseException:
+            # Raised to this caller; whoever waits must not wait forever (they list instead).
+            with self._lock:
+                self._loading.pop(region, None)
+            loading.set()
+            raise
         with self._lock:
             self.calls += 1
             self._by_region[region] = index

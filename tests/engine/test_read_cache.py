@@ -135,3 +135,39 @@ def test_partial_listings_are_never_shared(queues: MemoryCloud) -> None:
     assert len(list(cache.list_resources(QUEUE))) == 3
     assert len(list(cache.list_resources(QUEUE))) == 3
     assert queues.count("list", QUEUE) == 2  # the partial one, then the full one (cached)
+
+
+def test_a_tag_lookup_that_breaks_does_not_leave_its_waiters_waiting() -> None:
+    from stackdeploy.engine.discovery import StackTags
+
+    entered, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    class Breaking(MemoryCloud):
+        def tagged_resources(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+            calls.append(1)
+            if len(calls) == 1:
+                entered.set()
+                release.wait(10)
+                raise RuntimeError("a bug in the tagging call")
+            return []
+
+    tags = StackTags(Breaking(), "s", "dev")
+    owner_error: list[BaseException] = []
+
+    def owner() -> None:
+        try:
+            tags.index("us-east-1")
+        except RuntimeError as exc:
+            owner_error.append(exc)
+
+    first = threading.Thread(target=owner)
+    first.start()
+    assert entered.wait(10)
+    waiter = threading.Thread(target=tags.index, args=("us-east-1",))
+    waiter.start()
+    release.set()
+    first.join(10)
+    waiter.join(10)
+    assert not waiter.is_alive()  # it listed instead (or asked again), it did not hang
+    assert owner_error and "a bug" in str(owner_error[0])
