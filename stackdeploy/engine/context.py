@@ -84,11 +84,10 @@ class Run:
         self.plan_reads = ReadCache(self.cloud)
         self._lock = threading.Lock()
         self._targets: dict[str, CloudTarget | None] = {}
-        # Per target client key: its plan-time read cache and its tag index.
-        self._target_reads: dict[tuple[Any, ...], ReadCache] = {}
-        self._target_tags: dict[tuple[Any, ...], StackTags] = {}
-        # Set while the validating pass runs (see :meth:`offline`): every client is this one.
-        self._offline: CloudControlAPI | None = None
+        # Per target (its client): its plan-time read cache and its tag index.
+        self._target_reads: dict[CloudTarget, ReadCache] = {}
+        self._target_tags: dict[CloudTarget, StackTags] = {}
+        self._offline = False  # see :meth:`offline`
 
     # -- where and as whom each resource's calls go ----------------------------------------
 
@@ -111,8 +110,6 @@ class Run:
     def cloud_for(self, res: ResourceDef) -> CloudControlAPI:
         """The client the resource's calls go through."""
         target = self.target_for(res)
-        if self._offline is not None:
-            return self._offline
         if target is None or self.clouds is None or not (target.identity or target.region):
             return self.cloud
         return self.clouds(target)
@@ -120,49 +117,48 @@ class Run:
     @property
     def is_offline(self) -> bool:
         """True while the validating pass runs against an empty, read-only account."""
-        return self._offline is not None
+        return self._offline
 
     @contextmanager
     def offline(self) -> Iterator[None]:
         """Plan against an empty account that refuses changes (:class:`OfflineCloud`): every
         resource is absent, nothing is read. ``build`` and ``teardown`` validate the stack this
-        way before they take the lock; the plan-time caches are dropped on the way out."""
+        way before they take the lock. It stands in for the run's client and for the clients
+        of resources with their own targets; the plan-time caches are dropped on the way
+        out."""
         from stackdeploy.cloud.offline import OfflineCloud
 
-        offline = OfflineCloud(self.region)
-        self._offline = offline
-        self.tags = StackTags(offline, self.stack.name, self.stack.env)
-        self.plan_reads = ReadCache(offline)
+        cloud, clouds = self.cloud, self.clouds
+        self.cloud, self.clouds, self._offline = OfflineCloud(self.region), None, True
+        self.forget_plan_reads()
         try:
             yield
         finally:
-            self._offline = None
+            self.cloud, self.clouds, self._offline = cloud, clouds, False
             self.forget_plan_reads()
 
     def tags_for(self, res: ResourceDef) -> StackTags:
         """The stack's tag index as the resource's client sees it (its account)."""
         target = self.target_for(res)
-        if target is None or self.clouds is None or not target.identity or self.is_offline:
+        if target is None or self.clouds is None or not target.identity:
             return self.tags
-        key = target.key()
         with self._lock:
-            found = self._target_tags.get(key)
+            found = self._target_tags.get(target)
         if found is None:
             found = StackTags(self.cloud_for(res), self.stack.name, self.stack.env)
             with self._lock:
-                found = self._target_tags.setdefault(key, found)
+                found = self._target_tags.setdefault(target, found)
         return found
 
     def _plan_reads_for(self, res: ResourceDef | None) -> ReadCache:
         target = self.target_for(res) if res is not None else None
         cloud = self.cloud_for(res) if res is not None else self.cloud
-        if target is None or cloud is self.cloud or self.is_offline:
+        if target is None or cloud is self.cloud:
             return self.plan_reads
-        key = target.key()
         with self._lock:
-            found = self._target_reads.get(key)
+            found = self._target_reads.get(target)
             if found is None:
-                found = self._target_reads[key] = ReadCache(cloud)
+                found = self._target_reads[target] = ReadCache(cloud)
         return found
 
     def forget_plan_reads(self) -> None:

@@ -157,14 +157,11 @@ class Runner:
     # -- the stack lock -------------------------------------------------------------------
 
     @contextmanager
-    def locked(self, command: str) -> Iterator[StackLock | None]:
+    def locked(self, command: str) -> Iterator[StackLock]:
         """Hold the stack lock (``build``/``teardown``) for the block: taken before planning,
         so what is planned is what is applied; requests in flight are recorded in it; a dead
         run's lock is taken over and that run resumed (see :mod:`stackdeploy.engine.lock`)."""
         options = self.run.options
-        if not options.lock or options.dry_run:
-            yield None
-            return
         emit = self.run.emit
         lock = StackLock(
             self.run.cloud,
@@ -306,19 +303,30 @@ class Runner:
         and before anything changes (orphans are added, a saved plan is compared there);
         what it returns is the plan a dry run reports. Raising stops the build, nothing
         changed."""
-        if self.run.options.dry_run:
-            if self.run.options.lock:
+        return self._guarded(
+            "build",
+            validate=lambda: self._plan_all("build", self.selected()),
+            run=lambda: self._build(before_apply),
+        )
+
+    def _guarded(
+        self, command: str, *, validate: Callable[[], object], run: Callable[[], RunResult]
+    ) -> RunResult:
+        """``run`` a build or teardown under the stack lock, once ``validate`` passed.
+
+        The whole stack is validated before the account is touched (not even the lock),
+        against an empty read-only account so nothing is read twice; ``run`` then plans under
+        the lock: what is changed is what the run holding it read and planned. A dry run
+        takes no lock (it says when one is held); ``--no-lock`` skips both."""
+        options = self.run.options
+        if options.dry_run or not options.lock:
+            if options.dry_run and options.lock:
                 self.warn_if_locked()
-            return self._build(before_apply)
-        if not self.run.options.lock:
-            return self._build(before_apply)
-        # Validate the whole stack before touching the account (not even the lock), against
-        # an empty read-only account so nothing is read twice; then plan under the lock: what
-        # is applied is what the run holding it read and planned.
+            return run()
         with self._quietly(), self.run.offline():
-            self._plan_all("build", self.selected())
-        with self.locked("build"):
-            return self._build(before_apply)
+            validate()
+        with self.locked(command):
+            return run()
 
     @contextmanager
     def _quietly(self) -> Iterator[None]:
@@ -470,19 +478,11 @@ class Runner:
     def teardown(self) -> RunResult:
         """Collect exports (graph order), plan every delete, then delete in reverse order,
         holding the stack lock."""
-        if self.run.options.dry_run:
-            if self.run.options.lock:
-                self.warn_if_locked()
-            return self._teardown()
-        if not self.run.options.lock:
-            return self._teardown()
-        # Validate before touching the account (not even the lock; against an empty
-        # read-only account), then plan under the lock: what is deleted is what was planned
-        # by the run holding it.
-        with self._quietly(), self.run.offline():
-            self._plan_teardown(self.selected(reverse=True))
-        with self.locked("teardown"):
-            return self._teardown()
+        return self._guarded(
+            "teardown",
+            validate=lambda: self._plan_teardown(self.selected(reverse=True)),
+            run=self._teardown,
+        )
 
     def _plan_teardown(self, nodes: tuple[str, ...]) -> dict[str, ResourcePlan]:
         """Teardown's plan: every resource's exports collected, every delete planned."""
@@ -533,11 +533,10 @@ class Runner:
         _raise_plan_errors(planned)
         return {name: r.value for name, r in planned.items() if r.value is not None}
 
-    def _teardown(self, plans: dict[str, ResourcePlan] | None = None) -> RunResult:
+    def _teardown(self) -> RunResult:
         nodes = self.selected(reverse=True)
         emit = self.run.emit
-        if plans is None:
-            plans = self._plan_teardown(nodes)
+        plans = self._plan_teardown(nodes)
         order = tuple(reversed(nodes))
         reverse = self.graph.dependents()
         if self.run.options.dry_run:
