@@ -20,7 +20,6 @@ import click
 
 from stackdeploy.cli.options import CloudOptions, EnvOptions, OutputOptions, common_options
 from stackdeploy.errors import QueryError, StackDeployError, UsageError
-from stackdeploy.query.shell import table_lines
 
 log = logging.getLogger("stackdeploy.query")
 
@@ -102,6 +101,7 @@ def query(
     code 1 and AWS's reason.
     """
     from stackdeploy.query.engine import QueryEngine, split_statements
+    from stackdeploy.query.shell import table_lines
     from stackdeploy.templating import render
 
     text, file, line = _source(sql, query_file, anchor)

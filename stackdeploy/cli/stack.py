@@ -350,15 +350,23 @@ def _clouds(client: Any, stack_: ExitStack) -> Any:
     return clouds
 
 
-def _print_plan(plan: Plan, masker: Masker, output: OutputOptions, *, dml: bool = False) -> None:
-    """The plan on stdout; ``dml``: with the statements each action would run."""
+def _print_plan(
+    plan: Plan,
+    masker: Masker,
+    output: OutputOptions,
+    *,
+    dml: bool = False,
+    exports: dict[str, Any] | None = None,
+) -> None:
+    """The plan on stdout; ``dml``: with the statements each action would run; ``exports``:
+    the stack exports of a finished build (JSON only)."""
     from stackdeploy.report.jsonreport import render_plan_json
     from stackdeploy.report.markdown import render_plan_markdown
     from stackdeploy.report.progress import no_color
     from stackdeploy.report.text import render_plan_text
 
     if output.json:
-        click.echo(render_plan_json(plan, masker, dml=dml), nl=False)
+        click.echo(render_plan_json(plan, masker, dml=dml, exports=exports), nl=False)
     elif output.markdown:
         click.echo(render_plan_markdown(plan, masker), nl=False)
     else:
@@ -374,13 +382,9 @@ def _report_run(
     per-resource progress having gone to stderr, then the stack exports table."""
     from stackdeploy.report.text import render_applied_text
 
-    if output.json and not dry_run and result.exports is not None:
-        from stackdeploy.report.jsonreport import render_plan_json
-
-        click.echo(render_plan_json(result.plan, masker, exports=result.exports), nl=False)
-        return
     if dry_run or output.json:
-        _print_plan(result.plan, masker, output, dml=dry_run)
+        exports = None if dry_run else result.exports
+        _print_plan(result.plan, masker, output, dml=dry_run, exports=exports)
         return
     if output.markdown:
         from stackdeploy.report.markdown import render_plan_markdown

@@ -246,14 +246,12 @@ class CloudControl:
         from botocore.exceptions import (
             BotoCoreError,
             ClientError,
-            ConnectionClosedError,
             ConnectTimeoutError,
             EndpointConnectionError,
             HTTPClientError,
             NoCredentialsError,
             ParamValidationError,
             PartialCredentialsError,
-            ReadTimeoutError,
             TokenRetrievalError,
         )
 
@@ -292,9 +290,7 @@ class CloudControl:
             except (
                 EndpointConnectionError,
                 ConnectTimeoutError,
-                ReadTimeoutError,
-                ConnectionClosedError,
-                HTTPClientError,
+                HTTPClientError,  # ReadTimeoutError and ConnectionClosedError among them
             ) as exc:
                 # Refused, reset or timed out. A retried mutation carries the same
                 # ClientToken, so a request the server handled before the connection broke

@@ -14,7 +14,6 @@ known to be quick (the stack lock's); None keeps the client's schedule.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -154,20 +153,6 @@ class CloudTarget:
     def identity(self) -> bool:
         """True when the target names credentials of its own (not only a region)."""
         return bool(self.profile or self.role_arn or self.access_key_id)
-
-    def key(self) -> tuple[Any, ...]:
-        """What makes two targets the same client (secrets as digests)."""
-        secret = "|".join(
-            str(x) for x in (self.secret_access_key, self.session_token, self.external_id)
-        )
-        return (
-            self.region,
-            self.profile,
-            self.role_arn,
-            self.role_session_name,
-            self.access_key_id,
-            hashlib.sha256(secret.encode()).hexdigest(),
-        )
 
 
 class CloudFactory(Protocol):

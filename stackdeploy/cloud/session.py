@@ -304,16 +304,15 @@ class CloudControls:
     def __init__(self, base: CloudControl) -> None:
         self.base = base
         self._lock = threading.Lock()
-        self._made: dict[tuple[Any, ...], CloudControl] = {}
+        self._made: dict[CloudTarget, CloudControl] = {}
 
     def __call__(self, target: CloudTarget) -> CloudControl:
         from dataclasses import replace
 
         from stackdeploy.cloud.client import CloudControl
 
-        key = target.key()
         with self._lock:
-            found = self._made.get(key)
+            found = self._made.get(target)
             if found is not None:
                 return found
             base = self.base.config
@@ -341,7 +340,7 @@ class CloudControls:
             except BaseException:
                 made.close()
                 raise
-            self._made[key] = made
+            self._made[target] = made
             return made
 
     def close(self) -> None:

@@ -34,14 +34,10 @@ def identifier_from_row(schema: ResourceSchema, row: Mapping[str, Any]) -> str |
     there the ``identifier`` column is that property, so the primary identifier's own columns
     are preferred and ``identifier`` counts only when it is the primary identifier."""
     own_property = "Identifier" in schema.properties
-    if not own_property:
-        value = _lookup(row, "identifier", "data__identifier")
-        if value is not None:
-            return str(value)
-    else:
-        value = _lookup(row, "data__identifier")
-        if value is not None:
-            return str(value)
+    columns = ("data__identifier",) if own_property else ("identifier", "data__identifier")
+    value = _lookup(row, *columns)
+    if value is not None:
+        return str(value)
     parts = []
     for name in schema.primary_identifier:
         leaf = name.split("/")[-1]

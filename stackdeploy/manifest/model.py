@@ -88,6 +88,11 @@ class AwsAuth:
     token_var: str | None = None
 
 
+#: Keys saying where and as whom a resource's calls go (docs/manifest.md, "Accounts and
+#: regions"): the templates of :class:`ResourceAccess`.
+ACCESS_KEYS = ("region", "role_arn", "role_session_name", "external_id", "profile")
+
+
 @dataclass(frozen=True)
 class ResourceAccess:
     """Where and as whom a resource's AWS calls go, beyond the run's defaults: its own
@@ -108,8 +113,7 @@ class ResourceAccess:
 
     def templates(self) -> dict[str, str]:
         """The keys set, as ``{key: template}`` (the auth variable names are not templates)."""
-        keys = ("region", "role_arn", "role_session_name", "external_id", "profile")
-        return {k: v for k in keys if (v := getattr(self, k)) is not None}
+        return {k: v for k in ACCESS_KEYS if (v := getattr(self, k)) is not None}
 
 
 @dataclass(frozen=True)

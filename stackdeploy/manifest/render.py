@@ -338,17 +338,13 @@ def return_values(res: ResourceDef, op: str, row: Mapping[str, Any]) -> dict[str
 
     A missing or empty field is an error.
     """
-    captured: dict[str, Any] = {}
-    for rv in res.return_vals.get(op, ()):
-        value = row.get(rv.field)
-        if value is None or value == "":
-            raise DeployError(
-                f"resource {res.name!r}: return_vals.{op} field {rv.field!r} is "
-                f"{'missing from' if rv.field not in row else 'empty in'} the RETURNING row",
-                hint="RETURNING gives the immediate ProgressEvent: TypeName, Identifier, "
-                "RequestToken, OperationStatus, ...",
-            )
-        captured[rv.target] = value
+    captured, problems = return_values_lenient(res, op, row)
+    if problems:
+        raise DeployError(
+            f"resource {res.name!r}: {problems[0]}",
+            hint="RETURNING gives the immediate ProgressEvent: TypeName, Identifier, "
+            "RequestToken, OperationStatus, ...",
+        )
     return captured
 
 

@@ -275,7 +275,7 @@ def load_stack(
         env_vars=base.env_vars,
         globals=MappingProxyType(rendered),
         scoped_globals=scoped,
-        protected_globals=tuple(g.name for g in manifest.globals if _protected_global(g)),
+        protected_globals=tuple(g.name for g in manifest.globals if g.protected),
         queries=base.queries,
         references=base.references,
         warnings=(),
@@ -291,10 +291,6 @@ def _with_warnings(stack: LoadedStack, warnings: list[str]) -> LoadedStack:
     from dataclasses import replace
 
     return replace(stack, warnings=tuple(warnings))
-
-
-def _protected_global(g: GlobalDef) -> bool:
-    return g.protected
 
 
 def _parse_queries(manifest: Manifest) -> tuple[dict[str, QueryFile], list[str]]:

@@ -45,6 +45,7 @@ from stackdeploy.manifest.loader import (
     resolve_includes,
 )
 from stackdeploy.manifest.model import (
+    ACCESS_KEYS,
     RESOURCE_KINDS,
     AwsAuth,
     ExportDef,
@@ -79,15 +80,9 @@ RESOURCE_KEYS = (
     "replace",
     "auth",
     "description",
-    "region",
-    "role_arn",
-    "role_session_name",
-    "external_id",
-    "profile",
+    *ACCESS_KEYS,
     "skip_on_delete",
 )
-# Keys saying where and as whom a resource's calls go (docs/manifest.md, "Accounts and regions").
-ACCESS_KEYS = ("region", "role_arn", "role_session_name", "external_id", "profile")
 # 1.x ``auth`` fields naming the variables that hold credentials.
 AUTH_KEY_ID = "keyIDenvvar"
 AUTH_SECRET = "credentialsenvvar"

@@ -41,20 +41,16 @@ _APPLY_PHASES = ("applying", "deleting", "rolling back")
 HEARTBEAT_SECONDS = 10.0
 
 
-def no_color(environ: Mapping[str, str] | None = None) -> bool:
+def no_color() -> bool:
     """True when the user asked for no colours (https://no-color.org: set and not empty)."""
-    return bool((os.environ if environ is None else environ).get("NO_COLOR"))
+    return bool(os.environ.get("NO_COLOR"))
 
 
 def live_view_wanted(stream: IO[str], environ: Mapping[str, str] | None = None) -> bool:
     """Whether ``stream`` (stderr) gets the live view: a terminal that can move its cursor,
     outside CI (whose logs keep every byte: plain lines suit them better)."""
     env = os.environ if environ is None else environ
-    try:
-        terminal = stream.isatty()
-    except (AttributeError, ValueError):  # closed or not a real stream
-        return False
-    return terminal and not env.get("CI") and env.get("TERM", "") != "dumb"
+    return _isatty(stream) and not env.get("CI") and env.get("TERM", "") != "dumb"
 
 
 def make_console(

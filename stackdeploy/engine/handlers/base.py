@@ -30,7 +30,7 @@ from stackdeploy.manifest.render import condition_holds, render_props
 from stackdeploy.manifest.stack import EVALUATED, has_placeholder, referenced_names
 from stackdeploy.plan.model import ResourcePlan
 from stackdeploy.schema.model import Path, ResourceSchema, format_path
-from stackdeploy.templating import rewrite_this
+from stackdeploy.templating import rewrite_this, serialise_value
 
 Verb = Literal["build", "plan", "test"]
 
@@ -170,12 +170,12 @@ class BaseHandler:
         (protected props, globals and exports; write-only values)."""
         secrets = self.state.secrets()
         wanted = set(named)
-        exact = {_text(v) for v in values if v is not None and _text(v) != ""}
+        exact = {serialise_value(v) for v in values if v is not None and serialise_value(v) != ""}
         out: list[str] = []
         for key, value in desired.items():
             if (
                 key in wanted
-                or (exact and any(_text(v) in exact for v in _leaves(value)))
+                or (exact and any(serialise_value(v) in exact for v in _leaves(value)))
                 or (secrets and any(s in text for text in _strings(value) for s in secrets))
             ):
                 out.append(format_path((key,)))
@@ -220,12 +220,6 @@ def write_only_values(schema: ResourceSchema, state: Any, path: Path = ()) -> li
         for index, value in enumerate(state):
             out += write_only_values(schema, value, (*path, index))
     return out
-
-
-def _text(value: Any) -> str:
-    from stackdeploy.templating import serialise_value
-
-    return value if isinstance(value, str) else serialise_value(value)
 
 
 def _leaves(value: Any) -> Iterator[Any]:

@@ -14,7 +14,6 @@ import dataclasses
 import json
 import logging
 import subprocess
-from collections.abc import Callable
 from typing import Any
 
 from stackdeploy.engine.context import Run, Step
@@ -148,23 +147,12 @@ class EveryBuild:
     says so with the reason ``<label>: runs on every build``) and nowhere else."""
 
     label = ""
-    last_plan: ResourcePlan
 
     def runs_on_apply(self, plan: ResourcePlan) -> bool:
         return plan.reason == f"{self.label}: runs on every build"
 
     def done_message(self, plan: ResourcePlan) -> str:
         return f"{self.label} ran" if self.runs_on_apply(plan) else "skipped"
-
-    def due(
-        self, plan: ResourcePlan, replanned: Callable[[], ResourcePlan] | None
-    ) -> ResourcePlan | None:
-        """The plan to carry out (``replanned()`` when the plan must be made again), or None
-        when there is nothing to run (:attr:`last_plan` then holds the plan)."""
-        if replanned is not None:
-            plan = replanned()
-        self.last_plan = plan
-        return plan if self.runs_on_apply(plan) else None
 
 
 class CommandHandler(EveryBuild, QueryFileHandler, InlineSql):
@@ -229,10 +217,10 @@ class CommandHandler(EveryBuild, QueryFileHandler, InlineSql):
     label = "command"
 
     def apply(self, plan: ResourcePlan, step: Step, *, replan: bool) -> ResourcePlan:
-        todo = self.due(plan, (lambda: self.plan(step, "build")) if replan else None)
-        if todo is None:
-            return self.last_plan
-        plan = todo
+        if replan:
+            plan = self.plan(step, "build")
+        if not self.runs_on_apply(plan):
+            return plan
         self.fresh()
         if self.res.sql is not None:
             sql = self.render_sql(self.query_context())
@@ -288,10 +276,10 @@ class ScriptHandler(EveryBuild, BaseHandler):
     label = "script"
 
     def apply(self, plan: ResourcePlan, step: Step, *, replan: bool) -> ResourcePlan:
-        todo = self.due(plan, (lambda: self.plan(step, "build")) if replan else None)
-        if todo is None:
-            return self.last_plan
-        plan = todo
+        if replan:
+            plan = self.plan(step, "build")
+        if not self.runs_on_apply(plan):
+            return plan
         self.run.cancel.check(f"script {self.res.name}")
         command = self.render_run()
         self.run.show_query(self.res, "run", command)
